@@ -6,15 +6,19 @@ compression pointers only backwards, each strictly before the previous one and
 at most 16 in a chain; names of at most 255 octets and 127 labels; every RDLENGTH
 consumed exactly; section counts honoured; trailing bytes rejected. Names inside
 RDATA are decompressed where RFC 3597 s4 allows it, so stored RDATA is always the
-uncompressed wire form with the sender's letter case.
+uncompressed wire form with the sender's letter case. RDATA of the types in
+:data:`rdata.CLASSES` is checked as strictly as its typed view (rdata.decode), by
+fast per-type readers for the common types. tests/wire/test_fuzz.py checks all of
+this differentially against dnspython.
 """
 
 from __future__ import annotations
 
 import secrets
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from . import rdata as rd
 from .name import ROOT, Name
@@ -41,6 +45,8 @@ MAX_POINTER_HOPS = 16
 _HEADER = struct.Struct("!HHHHHH")
 _RR_FIXED = struct.Struct("!HHIH")
 _U16 = struct.Struct("!H")
+_U16X2 = struct.Struct("!HH")
+_OPTION = _U16X2
 
 
 class FormError(Exception):
@@ -86,14 +92,18 @@ class RR:
         return f"RR({self.to_text()!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Question:
+class Question(NamedTuple):
+    """One entry of the question section (a tuple: cheap to build and compare)."""
+
     name: Name
     qtype: int
     qclass: int = RRClass.IN
 
     def to_text(self) -> str:
         return f"{self.name.to_text()}\t{class_to_text(self.qclass)}\t{type_to_text(self.qtype)}"
+
+
+_new_question = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -213,12 +223,75 @@ class Message:
 
 # --------------------------------------------------------------------------
 # parser
+#
+# Hot path notes. Names already read are remembered per message in *seen*: offset ->
+# [uncompressed wire of the name starting there, end of its first segment, pointer
+# hops, Name or None]. A pointer to such an offset is resolved with one lookup when
+# the rules hold (target before the name, target's first segment wholly before the
+# pointing segment, hops within the limit); anything else takes the full walk in
+# _read_name_slow, which applies every rule itself. Both are linear in the input.
+# Only the 255-octet limit is checked: with labels of at least 2 octets it implies
+# the 127-label limit.
 
-def _read_name(wire: bytes, pos: int, end: int) -> tuple[Name, int]:
-    """Read a possibly compressed name at *pos*; return it and the position after it."""
+_Seen = dict[int, list[Any]]
+
+
+def _read_name(wire: bytes, pos: int, end: int, seen: _Seen) -> tuple[Name, int]:
+    """Read a possibly compressed name at *pos* (within wire[:end]); return it and
+    the position after it."""
+    p = pos
+    while True:
+        if p >= end:
+            raise FormError("name runs past the end")
+        n = wire[p]
+        if n < 64:
+            if n == 0:
+                break
+            p += n + 1
+            continue
+        if n < 0xC0 or p + 1 >= end:
+            return _read_name_slow(wire, pos, end, seen)
+        target = ((n & 0x3F) << 8) | wire[p + 1]
+        entry = seen.get(target)
+        if entry is None or target >= pos or entry[1] > pos or entry[2] >= MAX_POINTER_HOPS:
+            return _read_name_slow(wire, pos, end, seen)
+        if p == pos:  # a bare pointer: share the Name
+            nm = entry[3]
+            if nm is None:
+                nm = entry[3] = Name(entry[0])
+            return nm, p + 2
+        full = wire[pos:p] + entry[0]
+        if len(full) > 255:
+            raise FormError("name too long")
+        nm = Name(full)
+        _remember(seen, wire, pos, p, nm, p + 2, entry[2] + 1)
+        return nm, p + 2
+    # uncompressed: wire[pos:p] are the labels, wire[p] the root
+    p += 1
+    if p - pos > 255:
+        raise FormError("name too long")
+    nm = Name(wire[pos:p])
+    _remember(seen, wire, pos, p - 1, nm, p, 0)
+    return nm, p
+
+
+def _remember(seen: _Seen, wire: bytes, pos: int, stop: int, nm: Name, seg_end: int,
+              hops: int) -> None:
+    """Record the name *nm* read at *pos*, and each suffix of it that starts at a
+    label in wire[pos:stop]."""
+    full = nm.wire
+    seen[pos] = [full, seg_end, hops, nm]
+    q = pos + wire[pos] + 1
+    while q < stop:
+        seen[q] = [full[q - pos:], seg_end, hops, None]
+        q += wire[q] + 1
+
+
+def _read_name_slow(wire: bytes, pos: int, end: int, seen: _Seen) -> tuple[Name, int]:
+    """The full walk: every rule checked at every step."""
+    start = pos
     parts: list[bytes] = []
     octets = 1
-    labels = 0
     hops = 0
     after = -1
     seg_start = pos
@@ -237,8 +310,7 @@ def _read_name(wire: bytes, pos: int, end: int) -> tuple[Name, int]:
             if nxt > limit:
                 raise FormError("label runs past the end")
             octets += n + 1
-            labels += 1
-            if octets > 255 or labels > 127:
+            if octets > 255:
                 raise FormError("name too long")
             pos = nxt
             continue
@@ -260,30 +332,32 @@ def _read_name(wire: bytes, pos: int, end: int) -> tuple[Name, int]:
         pos = seg_start = target
     if after < 0:
         after = pos
-    return Name(parts[0] if len(parts) == 1 else b"".join(parts)), after
+    full = parts[0] if len(parts) == 1 else b"".join(parts)
+    nm = Name(full)
+    seen[start] = [full, after, hops, nm]
+    return nm, after
 
 
 def _read_plain_name(wire: bytes, pos: int, end: int) -> int:
     """Check an uncompressed name in RDATA at *pos*; return the position after it."""
-    octets = 1
-    labels = 0
+    start = pos
     while True:
         if pos >= end:
             raise FormError("name runs past the end of RDATA")
         n = wire[pos]
         if n == 0:
-            return pos + 1
+            pos += 1
+            if pos - start > 255:
+                raise FormError("name too long")
+            return pos
         if n >= 64:
             raise FormError("compressed or bad label where compression is not allowed")
-        octets += n + 1
-        labels += 1
-        if octets > 255 or labels > 127:
-            raise FormError("name too long")
         pos += n + 1
 
 
 # RDATA with embedded names: fixed-length prefix octets (int), 'c' a name that may
-# be compressed, 'n' a name that may not, 's' a character-string, 'r' the rest.
+# be compressed (RFC 3597 s4, as dnspython), 'n' a name that may not, 's' a
+# character-string, 'r' the rest.
 _NAME_LAYOUTS: dict[int, tuple[int | str, ...]] = {
     RRType.NS: ("c",), RRType.CNAME: ("c",), RRType.PTR: ("c",), RRType.MD: ("c",),
     RRType.MF: ("c",), RRType.MB: ("c",), RRType.MG: ("c",), RRType.MR: ("c",),
@@ -293,17 +367,17 @@ _NAME_LAYOUTS: dict[int, tuple[int | str, ...]] = {
     RRType.MINFO: ("c", "c"), RRType.RP: ("c", "c"), RRType.PX: (2, "c", "c"),
     RRType.SRV: (6, "c"), RRType.NAPTR: (4, "s", "s", "s", "c"),
     RRType.RRSIG: (18, "n", "r"), RRType.SIG: (18, "c", "r"),
-    RRType.NSEC: ("n", "r"), RRType.NXT: ("c", "r"), RRType.KX: (2, "c"),
+    RRType.NSEC: ("n", "r"), RRType.NXT: ("c", "r"),
+    RRType.KX: (2, "n"),  # RFC 2230 names are never compressed; RFC 3597 s4 omits KX
 }
 
 
-def _expand_rdata(wire: bytes, pos: int, end: int, layout: tuple[int | str, ...]) -> bytes:
+def _expand_rdata(wire: bytes, pos: int, end: int, layout: tuple[int | str, ...],
+                  seen: _Seen) -> bytes:
     parts: list[bytes] = []
     for item in layout:
         if item == "c":
-            nm, pos = _read_name(wire, pos, end)
-            if pos > end:
-                raise FormError("name runs past the end of RDATA")
+            nm, pos = _read_name(wire, pos, end, seen)
             parts.append(nm.wire)
         elif item == "n":
             nxt = _read_plain_name(wire, pos, end)
@@ -329,56 +403,155 @@ def _expand_rdata(wire: bytes, pos: int, end: int, layout: tuple[int | str, ...]
     return b"".join(parts)
 
 
-def _check_rdata(rtype: int, data: bytes) -> None:
-    """Structural check of uncompressed RDATA; cheap for the common types."""
-    n = len(data)
-    if rtype == 1:
-        if n != 4:
-            raise FormError("A RDATA is not 4 octets")
-    elif rtype == 28:
-        if n != 16:
-            raise FormError("AAAA RDATA is not 16 octets")
-    elif rtype == 46 or rtype == 24:
-        pass  # already walked by _expand_rdata (18 octets, signer, signature)
-    elif rtype == 47:
-        start = _read_plain_name(data, 0, n)
-        try:
-            rd.bitmap_check(data, start, n)
-        except rd.RdataError as exc:
-            raise FormError(str(exc)) from None
-    elif rtype == 48 or rtype == 60:
-        if n < 4:
-            raise FormError("DNSKEY RDATA too short")
-    elif rtype == 16 or rtype == 99:
-        pos = 0
-        while pos < n:
-            pos += 1 + data[pos]
-        if pos != n:
-            raise FormError("TXT character-string runs past RDATA")
-    elif rtype in _NAME_LAYOUTS and rtype not in rd.CLASSES:
-        pass  # walked by _expand_rdata, no further structure we know
-    elif rtype in rd.CLASSES:
-        try:
-            rd.check(rtype, data)
-        except rd.RdataError as exc:
-            raise FormError(f"bad {type_to_text(rtype)} RDATA: {exc}") from None
-    elif rtype == RRType.TSIG or rtype == RRType.TKEY:
-        raise FormError("TSIG/TKEY are not supported")
+# Readers for the common types: (wire, start, end of RDATA, seen) -> stored RDATA.
+
+_RdataReader = Callable[[bytes, int, int, _Seen], bytes]
+
+
+def _rd_one_name(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    nm, pos = _read_name(wire, pos, rend, seen)
+    if pos != rend:
+        raise FormError("RDATA longer than its name")
+    return nm.wire
+
+
+def _rd_mx(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    if rend - pos < 3:
+        raise FormError("RDATA too short")
+    nm, after = _read_name(wire, pos + 2, rend, seen)
+    if after != rend:
+        raise FormError("RDATA longer than its fields")
+    return wire[pos:pos + 2] + nm.wire
+
+
+def _rd_soa(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    mname, p = _read_name(wire, pos, rend, seen)
+    rname, p = _read_name(wire, p, rend, seen)
+    if rend - p != 20:
+        raise FormError("SOA RDATA has the wrong length")
+    return mname.wire + rname.wire + wire[p:rend]
+
+
+def _rd_plain_name(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    if _read_plain_name(wire, pos, rend) != rend:
+        raise FormError("RDATA longer than its name")
+    return wire[pos:rend]
+
+
+def _rd_rrsig(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    if rend - pos < 19:
+        raise FormError("RRSIG RDATA too short")
+    _read_plain_name(wire, pos + 18, rend)
+    return wire[pos:rend]
+
+
+def _rd_nsec(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    after = _read_plain_name(wire, pos, rend)
+    try:
+        rd.bitmap_check(wire, after, rend)
+    except rd.RdataError as exc:
+        raise FormError(f"bad NSEC bitmap: {exc}") from None
+    return wire[pos:rend]
+
+
+def _rd_nsec3(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    # algorithm, flags, iterations, salt length + salt, hash length + hash, bitmap
+    h = pos + 5 + (wire[pos + 4] if pos + 4 < rend else 0)
+    if h >= rend:
+        raise FormError("NSEC3 RDATA too short")
+    hlen = wire[h]
+    bitmap = h + 1 + hlen
+    if hlen == 0 or bitmap > rend:
+        raise FormError("bad NSEC3 next hashed owner (RFC 5155 s3.1.6)")
+    try:
+        rd.bitmap_check(wire, bitmap, rend)
+    except rd.RdataError as exc:
+        raise FormError(f"bad NSEC3 bitmap: {exc}") from None
+    return wire[pos:rend]
+
+
+_DS_DIGEST_LENGTH = rd._DS_DIGEST_LENGTH
+
+
+def _rd_ds(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    if rend - pos < 4:
+        raise FormError("DS RDATA too short")
+    digest_type = wire[pos + 3]
+    expected = _DS_DIGEST_LENGTH.get(digest_type)
+    if (expected is not None and rend - pos - 4 != expected) or digest_type == 0:
+        raise FormError("DS digest length does not match its type")
+    return wire[pos:rend]
+
+
+def _rd_dnskey(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    if rend - pos < 4:
+        raise FormError("DNSKEY RDATA too short")
+    return wire[pos:rend]
+
+
+def _rd_aaaa(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    if rend - pos != 16:
+        raise FormError("AAAA RDATA is not 16 octets")
+    return wire[pos:rend]
+
+
+def _rd_txt(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    p = pos
+    while p < rend:
+        p += 1 + wire[p]
+    if p != rend or p == pos:
+        raise FormError("TXT RDATA is not one or more character-strings")
+    return wire[pos:rend]
+
+
+def _rd_forbidden(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+    raise FormError("TSIG/TKEY are not supported")
+
+
+def _rd_generic_reader(rtype: int) -> _RdataReader:
+    layout = _NAME_LAYOUTS.get(rtype)
+    typed = rtype in rd.CLASSES
+
+    def read(wire: bytes, pos: int, rend: int, seen: _Seen) -> bytes:
+        data = wire[pos:rend] if layout is None else _expand_rdata(wire, pos, rend, layout, seen)
+        if typed:
+            try:
+                rd.check(rtype, data)
+            except rd.RdataError as exc:
+                raise FormError(f"bad {type_to_text(rtype)} RDATA: {exc}") from None
+        return data
+
+    return read
+
+
+_READERS: dict[int, _RdataReader] = {t: _rd_generic_reader(t)
+                                     for t in {*rd.CLASSES, *_NAME_LAYOUTS}}
+_READERS.update({
+    RRType.NS: _rd_one_name, RRType.CNAME: _rd_one_name, RRType.PTR: _rd_one_name,
+    RRType.MD: _rd_one_name, RRType.MF: _rd_one_name, RRType.MB: _rd_one_name,
+    RRType.MG: _rd_one_name, RRType.MR: _rd_one_name,
+    RRType.DNAME: _rd_plain_name, RRType.MX: _rd_mx, RRType.SOA: _rd_soa,
+    RRType.AFSDB: _rd_mx, RRType.RT: _rd_mx,
+    RRType.RRSIG: _rd_rrsig, RRType.NSEC: _rd_nsec, RRType.NSEC3: _rd_nsec3,
+    RRType.DS: _rd_ds, RRType.DNSKEY: _rd_dnskey, RRType.CDNSKEY: _rd_dnskey,
+    RRType.AAAA: _rd_aaaa, RRType.TXT: _rd_txt, RRType.SPF: _rd_txt,
+    RRType.TSIG: _rd_forbidden, RRType.TKEY: _rd_forbidden,
+})
 
 
 def _read_edns(wire: bytes, pos: int, end: int, rclass: int, ttl: int) -> Edns:
     options: list[tuple[int, bytes]] = []
+    unpack = _OPTION.unpack_from
     while pos < end:
         if pos + 4 > end:
             raise FormError("truncated EDNS option")
-        code, length = struct.unpack_from("!HH", wire, pos)
+        code, length = unpack(wire, pos)
         pos += 4
         if pos + length > end:
             raise FormError("EDNS option runs past the OPT RDATA")
         options.append((code, wire[pos:pos + length]))
         pos += length
-    return Edns(payload=rclass, ext_rcode=ttl >> 24, version=(ttl >> 16) & 0xFF,
-                flags=ttl & 0xFFFF, options=options)
+    return Edns(rclass, ttl >> 24, (ttl >> 16) & 0xFF, ttl & 0xFFFF, options)
 
 
 def parse(wire: bytes) -> Message:
@@ -397,22 +570,39 @@ def _parse(wire: bytes) -> Message:
         raise FormError("message shorter than the header")
     msg_id, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(wire, 0)
     pos = 12
+    seen: _Seen = {}
+    read_name = _read_name
     questions: list[Question] = []
     for _ in range(qdcount):
-        qname, pos = _read_name(wire, pos, end)
+        qname, pos = read_name(wire, pos, end, seen)
         if pos + 4 > end:
             raise FormError("truncated question")
-        qtype, qclass = struct.unpack_from("!HH", wire, pos)
+        qtype, qclass = _U16X2.unpack_from(wire, pos)
         pos += 4
-        questions.append(Question(qname, qtype, qclass))
-    sections: list[list[RR]] = [[], [], []]
+        questions.append(_new_question(Question, (qname, qtype, qclass)))
+    answer: list[RR] = []
+    authority: list[RR] = []
+    additional: list[RR] = []
     edns: Edns | None = None
     unpack_rr = _RR_FIXED.unpack_from
-    layouts = _NAME_LAYOUTS
-    for index, count in enumerate((ancount, nscount, arcount)):
-        out = sections[index]
+    readers = _READERS
+    for out, count in ((answer, ancount), (authority, nscount), (additional, arcount)):
+        append = out.append
         for _ in range(count):
-            owner, pos = _read_name(wire, pos, end)
+            # fast path: an owner that is a bare pointer to a name already read
+            # (the same rules as in _read_name)
+            if pos + 1 < end and wire[pos] >= 0xC0:
+                target = ((wire[pos] & 0x3F) << 8) | wire[pos + 1]
+                entry = seen.get(target)
+                if entry is not None and entry[1] <= pos and entry[2] < MAX_POINTER_HOPS:
+                    owner = entry[3]
+                    if owner is None:
+                        owner = entry[3] = Name(entry[0])
+                    pos += 2
+                else:
+                    owner, pos = read_name(wire, pos, end, seen)
+            else:
+                owner, pos = read_name(wire, pos, end, seen)
             if pos + 10 > end:
                 raise FormError("truncated RR header")
             rtype, rclass, ttl, rdlength = unpack_rr(wire, pos)
@@ -420,25 +610,26 @@ def _parse(wire: bytes) -> Message:
             rend = pos + rdlength
             if rend > end:
                 raise FormError("RDATA runs past the end")
-            if rtype == 41:
-                if index != 2 or edns is not None or owner.wire != b"\x00":
+            if rtype == 1:
+                if rdlength != 4:
+                    raise FormError("A RDATA is not 4 octets")
+                data = wire[pos:rend]
+            elif rtype == 41:
+                if out is not additional or edns is not None or owner.wire != b"\x00":
                     raise FormError("misplaced or duplicate OPT")
                 edns = _read_edns(wire, pos, rend, rclass, ttl)
                 pos = rend
                 continue
-            layout = layouts.get(rtype)
-            if layout is not None:
-                data = _expand_rdata(wire, pos, rend, layout)
             else:
-                data = wire[pos:rend]
-            _check_rdata(rtype, data)
+                reader = readers.get(rtype)
+                data = wire[pos:rend] if reader is None else reader(wire, pos, rend, seen)
             if ttl > 0x7FFFFFFF:
                 ttl = 0  # RFC 2181 s8
-            out.append(RR(owner, rtype, rclass, ttl, data))
+            append(RR(owner, rtype, rclass, ttl, data))
             pos = rend
     if pos != end:
         raise FormError(f"{end - pos} trailing octets after the message")
-    return Message(msg_id, flags, questions, sections[0], sections[1], sections[2], edns)
+    return Message(msg_id, flags, questions, answer, authority, additional, edns)
 
 
 def parse_question(wire: bytes) -> tuple[int, int, Question | None]:
@@ -451,16 +642,15 @@ def parse_question(wire: bytes) -> tuple[int, int, Question | None]:
     if qdcount == 0:
         return msg_id, flags, None
     try:
-        qname, pos = _read_name(wire, 12, end)
+        qname, pos = _read_name(wire, 12, end, {})
     except FormError:
         raise
     except Exception:
         raise FormError("malformed question") from None
     if pos + 4 > end:
         raise FormError("truncated question")
-    qtype, qclass = struct.unpack_from("!HH", wire, pos)
+    qtype, qclass = _U16X2.unpack_from(wire, pos)
     return msg_id, flags, Question(qname, qtype, qclass)
-
 
 # --------------------------------------------------------------------------
 # builder

@@ -1,0 +1,283 @@
+"""An asyncio authoritative server for tests, the demo and benchmarks.
+
+One :class:`AuthServer` listens on one address (UDP and TCP, same port) and serves
+the zones it is given with :func:`resolver.authority.lookup.lookup`. Faults from
+:class:`Faults` can be switched on per server (zone key ``None``) or per zone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import struct
+from collections.abc import Iterable
+
+from ..authority.lookup import AuthAnswer, lookup
+from ..authority.zone import Zone
+from ..wire import message as wm
+from ..wire.message import RR, FormError, Message
+from ..wire.name import Name
+from ..wire.types import AA, QR, TC, Opcode, Rcode, RRType, rcode_to_text, type_to_text
+from .faults import Faults
+
+log = logging.getLogger(__name__)
+
+UDP_LIMIT = 1232     # our own EDNS buffer size (DNS Flag Day 2020)
+TCP_IDLE = 10.0
+
+
+class AuthServer:
+    def __init__(self, address: str, zones: Iterable[Zone], port: int = 0) -> None:
+        self.address = address
+        self.port = port
+        self.zones: dict[bytes, Zone] = {z.origin.key: z for z in zones}
+        self.faults: dict[bytes | None, Faults] = {}
+        self.queries: list[tuple[Name, int, str]] = []   # (qname, qtype, transport) seen
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.base_events.Server | None = None
+        self._spoof_sock: socket.socket | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- configuration --------------------------------------------------------
+    def add_zone(self, zone: Zone) -> None:
+        self.zones[zone.origin.key] = zone
+
+    def set_faults(self, zone: Name | None = None, **kwargs: object) -> Faults:
+        """Switch faults on for the whole server (zone None) or one zone."""
+        faults = Faults(**kwargs)  # type: ignore[arg-type]
+        self.faults[zone.key if zone is not None else None] = faults
+        return faults
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # --- life cycle -----------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        udp, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpProtocol(self), local_addr=(self.address, self.port), family=family)
+        self._udp = udp
+        sockname = udp.get_extra_info("sockname")
+        self.port = sockname[1]
+        self._tcp = await asyncio.start_server(self._serve_tcp, self.address, self.port,
+                                               family=family, reuse_address=True)
+
+    async def stop(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await self._tcp.wait_closed()
+            self._tcp = None
+        if self._spoof_sock is not None:
+            self._spoof_sock.close()
+            self._spoof_sock = None
+
+    # --- answering --------------------------------------------------------------
+    def _zone_for(self, qname: Name, qtype: int) -> Zone | None:
+        best: Zone | None = None
+        for zone in self.zones.values():
+            if not qname.is_subdomain(zone.origin):
+                continue
+            if qtype == RRType.DS and zone.origin.key == qname.key and not qname.is_root():
+                continue  # DS lives in the parent; answer from there if we serve it
+            if best is None or len(zone.origin) > len(best.origin):
+                best = zone
+        if best is None and qtype == RRType.DS:
+            best = self.zones.get(qname.key)
+        return best
+
+    def _faults_for(self, zone: Zone | None) -> Faults | None:
+        if zone is not None and zone.origin.key in self.faults:
+            return self.faults[zone.origin.key]
+        return self.faults.get(None)
+
+    def answer(self, wire: bytes, transport: str) -> tuple[bytes | None, Faults | None]:
+        """Build the reply to one query: (reply bytes or None to drop, faults in force)."""
+        try:
+            query = wm.parse(wire)
+        except FormError:
+            return _formerr(wire), None
+        if query.flags & QR:
+            return None, None
+        if query.opcode != Opcode.QUERY:
+            return _header_only(query, Rcode.NOTIMP), None
+        if len(query.question) != 1:
+            return _header_only(query, Rcode.FORMERR), None
+        q = query.question[0]
+        self.queries.append((q.name, q.qtype, transport))
+        zone = self._zone_for(q.name, q.qtype)
+        faults = self._faults_for(zone)
+        if faults is not None and faults.formerr_edns and query.edns is not None:
+            return _header_only(query, Rcode.FORMERR, edns=False), faults
+        if query.edns is not None and query.edns.version != 0:
+            reply = wm.make_response(query, Rcode.BADVERS)
+            return reply.to_wire(), faults
+        reply = wm.make_response(query)
+        if zone is None:
+            reply.set_rcode(Rcode.REFUSED)
+            log.info("%s %s %s REFUSED (not served)", self.address, q.name, type_to_text(q.qtype))
+            return reply.to_wire(), faults
+        result = lookup(zone, q.name, q.qtype, dnssec=query.do)
+        _fill(reply, result)
+        if faults is not None:
+            _apply_content_faults(reply, faults, query)
+        limit = None
+        if transport == "udp":
+            payload = query.edns.payload if query.edns is not None else 512
+            limit = max(512, min(payload, UDP_LIMIT))
+        out = reply.to_wire(limit)
+        if transport == "udp" and faults is not None and faults.always_tc:
+            stripped = Message(reply.id, reply.flags | TC, reply.question, edns=reply.edns)
+            out = stripped.to_wire()
+        log.info("%s %s %s %s %s", self.address, q.name, type_to_text(q.qtype),
+                 rcode_to_text(result.rcode), transport)
+        return out, faults
+
+    def _finish(self, out: bytes, faults: Faults | None) -> bytes | None:
+        if faults is None:
+            return out
+        if faults.timeout:
+            return None
+        if faults.garbage:
+            return os.urandom(max(12, len(out)))
+        if faults.truncated:
+            return out[:max(12, len(out) // 2)]
+        if faults.wrong_id:
+            new_id = (struct.unpack_from("!H", out)[0] + 1 + secrets.randbelow(0xFFFE)) & 0xFFFF
+            return struct.pack("!H", new_id) + out[2:]
+        return out
+
+    def spoof_socket(self) -> socket.socket:
+        if self._spoof_sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.254", 0))
+            sock.setblocking(False)
+            self._spoof_sock = sock
+        return self._spoof_sock
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE)
+                    length = struct.unpack("!H", head)[0]
+                    wire = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE)
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    break
+                out, faults = self.answer(wire, "tcp")
+                if faults is not None and faults.slow:
+                    await asyncio.sleep(faults.slow)
+                final = self._finish(out, faults) if out is not None else None
+                if final is None:
+                    continue
+                writer.write(struct.pack("!H", len(final)) + final)
+                await writer.drain()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+            writer.close()
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: AuthServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        out, faults = self.server.answer(data, "udp")
+        if out is None:
+            return
+        if faults is not None and faults.slow:
+            loop = asyncio.get_running_loop()
+            loop.call_later(faults.slow, self._send, out, faults, addr)
+        else:
+            self._send(out, faults, addr)
+
+    def _send(self, out: bytes, faults: Faults | None, addr: tuple[str | object, ...]) -> None:
+        final = self.server._finish(out, faults)
+        if final is None or self.transport is None:
+            return
+        if faults is not None and faults.other_source:
+            try:
+                self.server.spoof_socket().sendto(final, addr)
+            except OSError:
+                log.debug("spoofed send failed", exc_info=True)
+            return
+        self.transport.sendto(final, addr)
+
+
+def _fill(reply: Message, result: AuthAnswer) -> None:
+    reply.set_rcode(result.rcode)
+    reply.set_flag(AA, result.aa)
+    reply.answer = list(result.answer)
+    reply.authority = list(result.authority)
+    reply.additional = list(result.additional)
+
+
+_NSEC_TYPES = (RRType.NSEC, RRType.NSEC3)
+
+
+def _apply_content_faults(reply: Message, faults: Faults, query: Message) -> None:
+    if faults.servfail:
+        reply.set_rcode(Rcode.SERVFAIL)
+        reply.set_flag(AA, False)
+        reply.answer, reply.authority, reply.additional = [], [], []
+        return
+    if faults.refused:
+        reply.set_rcode(Rcode.REFUSED)
+        reply.set_flag(AA, False)
+        reply.answer, reply.authority, reply.additional = [], [], []
+        return
+    if faults.strip_rrsig:
+        reply.answer = [rr for rr in reply.answer if rr.rtype != RRType.RRSIG]
+        reply.authority = [rr for rr in reply.authority if rr.rtype != RRType.RRSIG]
+        reply.additional = [rr for rr in reply.additional if rr.rtype != RRType.RRSIG]
+    if faults.strip_nsec:
+        reply.authority = [rr for rr in reply.authority if not _is_nsec_or_sig(rr)]
+    if faults.wrong_question and reply.question:
+        q = reply.question[0]
+        reply.question = [wm.Question(q.name.prepend(b"wrong"), q.qtype, q.qclass)]
+    reply.authority = reply.authority + list(faults.poison_authority)
+    reply.additional = reply.additional + list(faults.poison_additional)
+
+
+def _is_nsec_or_sig(rr: RR) -> bool:
+    if rr.rtype in _NSEC_TYPES:
+        return True
+    if rr.rtype == RRType.RRSIG and len(rr.rdata) >= 2:
+        return ((rr.rdata[0] << 8) | rr.rdata[1]) in _NSEC_TYPES
+    return False
+
+
+def _header_only(query: Message, rcode: int, edns: bool = True) -> bytes:
+    reply = wm.make_response(query, rcode)
+    if not edns:
+        reply.edns = None
+        reply.set_rcode(rcode)
+    return reply.to_wire()
+
+
+def _formerr(wire: bytes) -> bytes | None:
+    """FORMERR with the query's ID when at least the header is readable."""
+    if len(wire) < 12 or wire[2] & 0x80:
+        return None
+    flags = QR | (struct.unpack_from("!H", wire, 2)[0] & 0x7900) | Rcode.FORMERR
+    return struct.pack("!HHHHHH", struct.unpack_from("!H", wire)[0], flags, 0, 0, 0, 0)

@@ -1,0 +1,1 @@
+"""Micro-benchmarks (``make bench``); never collected by ``make test``."""
