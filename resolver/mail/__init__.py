@@ -1,0 +1,1 @@
+"""Mail security on validated DNS: DANE, SMIMEA, OPENPGPKEY, SPF, DKIM, DMARC."""
