@@ -7,7 +7,6 @@ same port, so a resolver can reach all of them with one ``--upstream-port``.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import secrets
@@ -159,10 +158,3 @@ class TestNetwork:
             f". IN DS {rd.to_text(RRType.DS, make_ds(root, rr.rdata, 2))}\n" for rr in keys))
         return paths
 
-
-async def serve_forever(network: TestNetwork) -> None:
-    await network.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await network.stop()

@@ -14,6 +14,7 @@ import secrets
 import socket
 import struct
 from collections.abc import Iterable
+from typing import cast
 
 from ..authority.lookup import AuthAnswer, lookup
 from ..authority.zone import Zone
@@ -198,8 +199,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         out, faults = self.server.answer(data, "udp")

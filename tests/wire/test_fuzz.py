@@ -213,7 +213,60 @@ def _seeds() -> dict[str, bytes]:
     return seeds
 
 
+def _compress_everything(wire: bytes) -> bytes:
+    """Re-render a message compressing every RDATA name that RFC 3597 s4 allows to
+    be decompressed (SRV, RP, PX, AFSDB, RT, NAPTR... which dnspython itself never
+    compresses), so the decompression of those is fuzzed too."""
+    msg = m.parse(wire)
+    buf = bytearray(struct.pack("!HHHHHH", msg.id, msg.flags, len(msg.question),
+                                len(msg.answer), len(msg.authority),
+                                len(msg.additional) + (msg.edns is not None)))
+    table: dict[bytes, int] = {}
+
+    def put_name(nm: bytes) -> None:
+        i = 0
+        while nm[i]:
+            if nm[i:] in table:
+                buf.extend(nm[:i] + struct.pack("!H", 0xC000 | table[nm[i:]]))
+                return
+            table[nm[i:]] = len(buf) + i
+            i += nm[i] + 1
+        buf.extend(nm)
+
+    for q in msg.question:
+        put_name(q.name.wire)
+        buf.extend(struct.pack("!HH", q.qtype, q.qclass))
+    for rr in msg.answer + msg.authority + msg.additional:
+        put_name(rr.name.wire)
+        head = len(buf)
+        buf.extend(struct.pack("!HHIH", rr.rtype, rr.rclass, rr.ttl, 0))
+        data, pos = rr.rdata, 0
+        for item in m._NAME_LAYOUTS.get(rr.rtype, ("r",)):
+            if item in ("c", "n"):
+                nxt = m._read_plain_name(data, pos, len(data))
+                if item == "c":
+                    put_name(data[pos:nxt])
+                else:
+                    buf.extend(data[pos:nxt])
+                pos = nxt
+            elif item == "s":
+                buf.extend(data[pos:pos + 1 + data[pos]])
+                pos += 1 + data[pos]
+            elif item == "r":
+                buf.extend(data[pos:])
+                pos = len(data)
+            else:
+                assert isinstance(item, int)
+                buf.extend(data[pos:pos + item])
+                pos += item
+        struct.pack_into("!H", buf, head + 8, len(buf) - head - 10)
+    if msg.edns is not None:
+        buf.extend(msg.edns.to_wire(msg.rcode))
+    return bytes(buf)
+
+
 SEEDS = _seeds()
+SEEDS["misc_compressed"] = _compress_everything(SEEDS["misc_types"])
 
 # --------------------------------------------------------------------------
 # seed layout (the seeds are well formed, so a simple walk is enough)
