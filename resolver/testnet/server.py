@@ -16,7 +16,7 @@ import struct
 from collections.abc import Iterable
 from typing import cast
 
-from ..authority.lookup import AuthAnswer, lookup
+from ..authority.lookup import MAX_CHAIN, AuthAnswer, lookup
 from ..authority.zone import Zone
 from ..wire import message as wm
 from ..wire.message import RR, FormError, Message
@@ -126,7 +126,7 @@ class AuthServer:
             reply.set_rcode(Rcode.REFUSED)
             log.info("%s %s %s REFUSED (not served)", self.address, q.name, type_to_text(q.qtype))
             return reply.to_wire(), faults
-        result = lookup(zone, q.name, q.qtype, dnssec=query.do)
+        result = self._lookup(zone, q.name, q.qtype, query.do)
         _fill(reply, result)
         if faults is not None:
             _apply_content_faults(reply, faults, query)
@@ -141,6 +141,29 @@ class AuthServer:
         log.info("%s %s %s %s %s", self.address, q.name, type_to_text(q.qtype),
                  rcode_to_text(result.rcode), transport)
         return out, faults
+
+    def _lookup(self, zone: Zone, qname: Name, qtype: int, dnssec: bool) -> AuthAnswer:
+        """lookup() in *zone*, then, as NSD does, follow a CNAME (also one synthesized
+        from a DNAME) that leaves the zone into another zone this server serves: the
+        answer records are appended; rcode, authority and additional come from there."""
+        result = lookup(zone, qname, qtype, dnssec=dnssec)
+        if qtype in (RRType.CNAME, RRType.ANY):
+            return result
+        seen = {qname.key}
+        for _ in range(MAX_CHAIN):
+            target = _dangling_cname(result, qname, qtype)
+            if target is None or target.key in seen:
+                break
+            seen.add(target.key)
+            nxt_zone = self._zone_for(target, qtype)
+            if nxt_zone is None or nxt_zone is zone:
+                break  # not ours, or below a cut of the same zone (lookup already said so)
+            nxt = lookup(nxt_zone, target, qtype, dnssec=dnssec)
+            extra = [rr for rr in nxt.additional if rr not in result.additional]
+            result = AuthAnswer(nxt.rcode, result.aa, result.answer + nxt.answer,
+                                nxt.authority, result.additional + extra)
+            zone = nxt_zone
+        return result
 
     def _finish(self, out: bytes, faults: Faults | None) -> bytes | None:
         if faults is None:
@@ -222,6 +245,25 @@ class _UdpProtocol(asyncio.DatagramProtocol):
                 log.debug("spoofed send failed", exc_info=True)
             return
         self.transport.sendto(final, addr)
+
+
+def _dangling_cname(result: AuthAnswer, qname: Name, qtype: int) -> Name | None:
+    """The end of the CNAME chain in a NOERROR answer when the answer has no data for
+    it (the chain left the zone), else None."""
+    if result.rcode != Rcode.NOERROR or not result.answer:
+        return None
+    cnames = {rr.name.key: Name(rr.rdata) for rr in result.answer if rr.rtype == RRType.CNAME}
+    name = qname
+    for _ in range(len(cnames)):
+        nxt = cnames.get(name.key)
+        if nxt is None:
+            break
+        name = nxt
+    if name.key == qname.key:
+        return None
+    if any(rr.name.key == name.key and rr.rtype == qtype for rr in result.answer):
+        return None
+    return name
 
 
 def _fill(reply: Message, result: AuthAnswer) -> None:
