@@ -106,6 +106,12 @@ def _exact(b: _Builder, node: Node, qtype: int) -> Name | None:
             if rtype != RRType.NSEC3:
                 b.add(out.answer, node.rrsets[rtype])
         return None
+    if qtype == RRType.RRSIG:  # RRSIGs hang on the RRsets they cover: collect them
+        sigs = [RR(node.name, RRType.RRSIG, rs.rclass, rs.ttl, sig)
+                for _, rs in sorted(node.rrsets.items()) for sig in rs.sigs]
+        if sigs:
+            out.answer.extend(sigs)
+            return None
     rrset = node.get(qtype)
     if rrset is not None and rrset.rdatas:
         b.add(out.answer, rrset)

@@ -38,6 +38,7 @@ __all__ = [
     "parse_explain_string",
     "parse_macro_string",
     "target_name",
+    "truncate_domain",
     "uses_letter",
 ]
 
@@ -270,17 +271,25 @@ def _labels(text: str) -> list[bytes] | None:
     return labels
 
 
-def target_name(expanded: str) -> Name | None:
-    """The DNS name for an expanded domain-spec, or ``None`` when it is not a valid
-    domain name (RFC 7208 s4.8 and s7.3: a trailing dot is dropped; when longer than
-    253 characters, labels are removed from the left until it fits)."""
+def truncate_domain(expanded: str) -> str:
+    """An expanded domain-spec as a domain: the trailing dot dropped (s7.3: "trailing
+    dot is ignored") and, when longer than 253 characters, labels removed from the
+    left until it fits (s7.3, last paragraph)."""
     text = expanded[:-1] if expanded.endswith(".") else expanded
     while len(text) > _MAX_DOMAIN:
         dot = text.find(".")
         if dot < 0:
-            return None
+            return text
         text = text[dot + 1:]
-    if not text:
+    return text
+
+
+def target_name(expanded: str) -> Name | None:
+    """The DNS name for an expanded domain-spec (see :func:`truncate_domain`), or
+    ``None`` when it is not a valid domain name; mechanisms then do not match (the
+    OpenSPF suite's preferred reading of RFC 7208 s4.8, where the RFC leaves it open)."""
+    text = truncate_domain(expanded)
+    if not text or len(text) > _MAX_DOMAIN:
         return None
     labels = _labels(text)
     if labels is None:

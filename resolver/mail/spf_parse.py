@@ -155,7 +155,7 @@ def _ip6_network(arg: str, term: str) -> ipaddress.IPv6Network:
 def _mechanism(term: str) -> Mechanism:
     qualifier = "+"
     rest = term
-    if rest[:1] in QUALIFIERS and rest:
+    if rest and rest[0] in QUALIFIERS:
         qualifier, rest = rest[0], rest[1:]
     m = _MECH_NAME.match(rest)
     kind = m.group(0).lower() if m else ""
@@ -198,8 +198,8 @@ def parse_record(text: str | bytes) -> SpfPolicy:
     """Parse a whole SPF record (RFC 7208 s4.6.1, s12); raises :class:`SpfSyntaxError`.
 
     Terms are separated by one or more SP (no other white space or control
-    character), the record must be 7-bit ASCII (s3.1... the policy grammar admits only
-    visible ASCII), ``redirect=`` and ``exp=`` may appear once each (s6) and take a
+    character), the record must be 7-bit ASCII (s3.1; the grammar admits only visible
+    ASCII and SP), ``redirect=`` and ``exp=`` may appear once each (s6) and take a
     domain-spec (an empty or malformed one is an error, not an unknown modifier), and
     unknown modifiers are kept but must have a valid name and macro-string (s6)."""
     if isinstance(text, bytes):

@@ -17,7 +17,7 @@ import logging
 import os
 import ssl
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -56,6 +56,18 @@ def selector_data(cert: x509.Certificate, selector: int) -> bytes:
 def spki_der(cert: x509.Certificate) -> bytes:
     return cert.public_key().public_bytes(serialization.Encoding.DER,
                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_spki(data: bytes) -> CertificatePublicKeyTypes | None:
+    """A DER SubjectPublicKeyInfo as a key that can verify certificate signatures."""
+    try:
+        key = serialization.load_der_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+                  | ed448.Ed448PublicKey | dsa.DSAPublicKey):
+        return key
+    return None
 
 
 def association_data(data: bytes, mtype: int) -> bytes:
@@ -421,8 +433,8 @@ def _ku_validator(policy: verification.Policy, cert: x509.Certificate,
         raise ValueError("keyUsage lacks keyCertSign")
 
 
-def _eku_validator(purpose: ObjectIdentifier) -> verification.MaybeExtensionValidatorCallback[
-        x509.ExtendedKeyUsage]:
+def _eku_validator(purpose: ObjectIdentifier) -> Callable[
+        [verification.Policy, x509.Certificate, x509.ExtendedKeyUsage | None], None]:
     def check(policy: verification.Policy, cert: x509.Certificate,
               ext: x509.ExtendedKeyUsage | None) -> None:
         if ext is not None and purpose not in ext and _ANY_EKU not in ext:

@@ -21,7 +21,7 @@ from ..authority.zone import Zone
 from ..wire import message as wm
 from ..wire.message import RR, FormError, Message
 from ..wire.name import Name
-from ..wire.types import AA, QR, TC, Opcode, Rcode, RRType, rcode_to_text, type_to_text
+from ..wire.types import AA, QR, TC, Opcode, Rcode, RRClass, RRType, rcode_to_text, type_to_text
 from .faults import Faults
 
 log = logging.getLogger(__name__)
@@ -122,12 +122,20 @@ class AuthServer:
             reply = wm.make_response(query, Rcode.BADVERS)
             return reply.to_wire(), faults
         reply = wm.make_response(query)
-        if zone is None:
-            reply.set_rcode(Rcode.REFUSED)
-            log.info("%s %s %s REFUSED (not served)", self.address, q.name, type_to_text(q.qtype))
+        refusal = _refusal(zone, q, transport)
+        if refusal is not None:
+            rcode, ede = refusal
+            reply.set_rcode(rcode)
+            if reply.edns is not None and ede is not None:
+                reply.edns.options.append(wm.ede_option(ede))
+            log.info("%s %s %s %s", self.address, q.name, type_to_text(q.qtype),
+                     rcode_to_text(rcode))
             return reply.to_wire(), faults
+        assert zone is not None
         result = self._lookup(zone, q.name, q.qtype, query.do)
         _fill(reply, result)
+        if q.qclass == RRClass.ANY:
+            reply.set_flag(AA, False)  # as NSD: not authoritative for every class
         if faults is not None:
             _apply_content_faults(reply, faults, query)
         limit = None
@@ -245,6 +253,26 @@ class _UdpProtocol(asyncio.DatagramProtocol):
                 log.debug("spoofed send failed", exc_info=True)
             return
         self.transport.sendto(final, addr)
+
+
+# Extended DNS Errors (RFC 8914 s4) NSD adds to its refusals
+EDE_PROHIBITED, EDE_NOT_AUTHORITATIVE, EDE_NOT_SUPPORTED = 18, 20, 21
+
+
+def _refusal(zone: Zone | None, q: wm.Question,
+             transport: str) -> tuple[int, int | None] | None:
+    """(rcode, EDE code) for a question this server does not answer from its zones, as
+    NSD: REFUSED for names outside its zones and for classes other than IN (and ANY);
+    no zone transfers (NOTIMP for AXFR over UDP, else REFUSED)."""
+    if q.qclass not in (RRClass.IN, RRClass.ANY):
+        return Rcode.REFUSED, EDE_NOT_SUPPORTED
+    if zone is None:
+        return Rcode.REFUSED, EDE_NOT_AUTHORITATIVE
+    if q.qtype == RRType.AXFR and transport == "udp":
+        return Rcode.NOTIMP, None
+    if q.qtype in (RRType.AXFR, RRType.IXFR):
+        return Rcode.REFUSED, EDE_PROHIBITED
+    return None
 
 
 def _dangling_cname(result: AuthAnswer, qname: Name, qtype: int) -> Name | None:

@@ -667,6 +667,7 @@ class _Writer:
     def __init__(self) -> None:
         self.buf = bytearray()
         self.table: dict[bytes, int] = {}
+        self.ttl_offsets: list[int] | None = None
 
     def name(self, nm: Name) -> None:
         wire = nm.wire
@@ -687,6 +688,8 @@ class _Writer:
 
     def rr(self, rr: RR) -> None:
         self.name(rr.name)
+        if self.ttl_offsets is not None:
+            self.ttl_offsets.append(len(self.buf) + 4)   # after TYPE and CLASS
         layout = _COMPRESSIBLE.get(rr.rtype)
         if layout is None:
             self.buf += _RR_FIXED.pack(rr.rtype, rr.rclass, rr.ttl, len(rr.rdata)) + rr.rdata
@@ -710,8 +713,9 @@ class _Writer:
 
 
 def _render(msg: Message, answer: Sequence[RR], authority: Sequence[RR],
-            additional: Sequence[RR], flags: int) -> bytes:
+            additional: Sequence[RR], flags: int, ttl_offsets: list[int] | None = None) -> bytes:
     w = _Writer()
+    w.ttl_offsets = ttl_offsets
     arcount = len(additional) + (1 if msg.edns is not None else 0)
     w.buf += _HEADER.pack(msg.id, flags, len(msg.question), len(answer), len(authority), arcount)
     for q in msg.question:
@@ -725,18 +729,25 @@ def _render(msg: Message, answer: Sequence[RR], authority: Sequence[RR],
     return bytes(w.buf)
 
 
-def build(msg: Message, max_size: int | None = None) -> bytes:
+def build(msg: Message, max_size: int | None = None,
+          ttl_offsets: list[int] | None = None) -> bytes:
     """Render *msg* with name compression. With *max_size*, drop ADDITIONAL records
     first (RFC 2181 s9: no TC needed for those), then set TC and send the header,
-    question and OPT only."""
+    question and OPT only. With *ttl_offsets*, the offset of every record's TTL field
+    in the result is appended to it (for the answer cache)."""
     flags = msg.flags
-    out = _render(msg, msg.answer, msg.authority, msg.additional, flags)
-    if max_size is None or len(out) <= max_size:
-        return out
-    out = _render(msg, msg.answer, msg.authority, [], flags)
-    if len(out) <= max_size:
-        return out
-    return _render(msg, [], [], [], flags | TC)
+    attempts: list[tuple[Sequence[RR], Sequence[RR], Sequence[RR], int]] = [
+        (msg.answer, msg.authority, msg.additional, flags)]
+    if max_size is not None:
+        attempts += [(msg.answer, msg.authority, [], flags), ([], [], [], flags | TC)]
+    for answer, authority, additional, use_flags in attempts:
+        offsets: list[int] | None = [] if ttl_offsets is not None else None
+        out = _render(msg, answer, authority, additional, use_flags, offsets)
+        if max_size is None or len(out) <= max_size or use_flags & TC:
+            if ttl_offsets is not None and offsets is not None:
+                ttl_offsets.extend(offsets)
+            return out
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def new_id() -> int:

@@ -43,6 +43,13 @@ class RRset:
         if data not in self.sigs:
             self.sigs.append(data)
 
+    def with_ttl(self, ttl: int) -> RRset:
+        """A copy with another TTL (RDATA and RRSIGs shared, not re-checked)."""
+        copy = RRset.__new__(RRset)
+        copy.name, copy.rtype, copy.rclass, copy.ttl = self.name, self.rtype, self.rclass, ttl
+        copy.rdatas, copy.sigs, copy._seen = self.rdatas, self.sigs, self._seen
+        return copy
+
     def records(self) -> list[RR]:
         return [RR(self.name, self.rtype, self.rclass, self.ttl, d) for d in self.rdatas]
 

@@ -12,18 +12,15 @@ import os
 import sys
 from collections.abc import Callable
 
-from . import parse
+from . import parse, verify
 
 Row = tuple[str, str, str, str]
 
 # --------------------------------------------------------------------------
 # SECTIONS: each entry is (title, function returning rows).
-# HOOK: the "verify cost per algorithm" section (signature verification per DNSSEC
-# algorithm) is to be added here by its owner, e.g.
-#     from . import verify
-#     SECTIONS.append(("verify cost per algorithm", verify.section))
 SECTIONS: list[tuple[str, Callable[[], list[Row]]]] = [
     ("message parsing", parse.section),
+    ("signature verification", verify.section),
 ]
 
 

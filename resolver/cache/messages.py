@@ -1,0 +1,108 @@
+"""The answer cache of the fast path: finished responses as wire bytes.
+
+A cache hit costs a dictionary lookup, a copy and a few ``pack_into`` calls: the
+message ID and the question's letter case come from the query, every TTL is aged by
+the seconds since the response was stored. Nothing is parsed and no object is built.
+The key is the lowercased question plus the query flags that change the answer
+(RD, CD, DO, EDNS present, AD).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+from .store import LruStore
+
+_pack_ttl = struct.Struct("!I").pack_into
+
+
+class QueryKey:
+    """The cache key of a raw query, or None when the query is not a plain one
+    (then the slow path handles it, and it is not cached)."""
+
+    __slots__ = ("key", "qend", "payload", "has_edns")
+
+    def __init__(self, key: bytes, qend: int, payload: int, has_edns: bool) -> None:
+        self.key = key
+        self.qend = qend
+        self.payload = payload
+        self.has_edns = has_edns
+
+
+def query_key(data: bytes) -> QueryKey | None:
+    n = len(data)
+    if n < 17 or data[2] & 0xF8 or data[4:6] != b"\x00\x01" or data[6:10] != b"\x00\x00\x00\x00":
+        return None  # QR set, opcode not QUERY, or not exactly one question
+    pos = 12
+    while True:
+        if pos >= n:
+            return None
+        length = data[pos]
+        if length == 0:
+            break
+        if length > 63:
+            return None      # compressed or odd labels: slow path
+        pos += length + 1
+    qend = pos + 5            # root byte + qtype + qclass
+    if qend > n or qend - 12 > 260:
+        return None
+    flags = data[2] & 0x01                       # RD
+    flags |= (data[3] & 0x10) >> 3               # CD -> bit 1
+    flags |= (data[3] & 0x20) >> 1               # AD -> bit 4
+    arcount = (data[10] << 8) | data[11]
+    payload = 512
+    has_edns = False
+    if arcount == 1:
+        # exactly one OPT with owner root, version 0, no options, and nothing after it
+        if qend + 11 != n or data[qend] != 0 or data[qend + 1:qend + 3] != b"\x00\x29":
+            return None
+        if data[qend + 6] != 0:            # EDNS version
+            return None
+        payload = max(512, (data[qend + 3] << 8) | data[qend + 4])
+        if data[qend + 7] & 0x80:
+            flags |= 0x04                   # DO
+        flags |= 0x08
+        has_edns = True
+    elif arcount != 0 or qend != n:
+        return None
+    key = data[12:qend].lower() + bytes((flags,))
+    return QueryKey(key, qend, payload, has_edns)
+
+
+class MessageCache:
+    def __init__(self, max_bytes: int, now: Callable[[], float]) -> None:
+        self.store: LruStore[bytes, tuple[float, bytes, tuple[int, ...], tuple[int, ...]]] = \
+            LruStore(max_bytes, now)
+        self.now = now
+
+    def put(self, key: bytes, wire: bytes, ttl_offsets: list[int], ttls: list[int],
+            ttl: int) -> None:
+        if ttl <= 0:
+            return
+        now = self.now()
+        self.store.put(key, (now, wire, tuple(ttl_offsets), tuple(ttls)), now + ttl,
+                       len(wire) + len(key) + 8 * len(ttls) + 200)
+
+    def answer(self, data: bytes, qk: QueryKey, limit: int) -> bytes | None:
+        """The cached response to the raw query *data*, or None (miss, or too big)."""
+        item = self.store.get(qk.key)
+        if item is None:
+            return None
+        stored, wire, offsets, ttls = item
+        if len(wire) > limit:
+            return None
+        buf = bytearray(wire)
+        buf[0:2] = data[0:2]
+        buf[12:qk.qend - 4] = data[12:qk.qend - 4]
+        elapsed = int(self.now() - stored)
+        if elapsed:
+            for off, ttl in zip(offsets, ttls, strict=True):
+                _pack_ttl(buf, off, ttl - elapsed if ttl > elapsed else 0)
+        return bytes(buf)
+
+    def clear(self) -> None:
+        self.store.clear()
+
+    def __len__(self) -> int:
+        return len(self.store)

@@ -1,0 +1,82 @@
+"""A size-bounded LRU map with per-entry expiry, measured in approximate bytes.
+
+Expiry is checked on read (an expired entry is a miss and is dropped); when the
+byte budget is exceeded the least recently used entries go first. Not thread-safe:
+everything runs on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LruStore(Generic[K, V]):
+    __slots__ = ("max_bytes", "bytes", "_data", "_now", "evictions", "hits", "misses")
+
+    def __init__(self, max_bytes: int, now: Callable[[], float]) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict[K, tuple[float, int, V]] = OrderedDict()
+        self._now = now
+        self.evictions = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: K) -> V | None:
+        item = self._data.get(key)
+        if item is None:
+            self.misses += 1
+            return None
+        expires, size, value = item
+        if expires <= self._now():
+            del self._data[key]
+            self.bytes -= size
+            self.misses += 1
+            return None
+        self._data.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def peek(self, key: K) -> tuple[float, V] | None:
+        """Entry and expiry without touching LRU order or counters (expired included)."""
+        item = self._data.get(key)
+        return None if item is None else (item[0], item[2])
+
+    def put(self, key: K, value: V, expires: float, size: int) -> None:
+        old = self._data.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        self._data[key] = (expires, size, value)
+        self.bytes += size
+        while self.bytes > self.max_bytes and len(self._data) > 1:
+            _, (_, evicted, _) = self._data.popitem(last=False)
+            self.bytes -= evicted
+            self.evictions += 1
+
+    def delete(self, key: K) -> None:
+        old = self._data.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+
+    def clear(self) -> None:
+        self._data.clear()
+        self.bytes = 0
+
+    def sweep(self) -> int:
+        """Drop expired entries; returns how many."""
+        now = self._now()
+        dead = [k for k, (exp, _, _) in self._data.items() if exp <= now]
+        for key in dead:
+            self.delete(key)
+        return len(dead)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(list(self._data))

@@ -1,0 +1,84 @@
+"""Settings of the resolver service, with the defaults an operator moving from
+Unbound would expect, and the resolution limits of ../shared/design/SECURITY.md s0."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .dnssec.budget import Limits as ValidationLimits
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message names the key and the problem."""
+
+
+@dataclass(slots=True)
+class IterLimits:
+    """Resolution limits (SECURITY.md s0); all of them per client query."""
+
+    upstream_queries: int = 200        # upstream queries per client query (global quota)
+    queries_per_name: int = 32         # upstream queries for one name (reset on CNAME)
+    cname_chain: int = 11              # CNAME/DNAME links followed
+    dependency_depth: int = 7          # nested lookups for NS addresses
+    ns_per_delegation: int = 13        # NS names considered per delegation
+    nxns_failures: int = 5             # failed NS address lookups (NXNSAttack)
+    referrals: int = 30                # referrals followed for one name
+    minimise_steps: int = 10           # QNAME-minimisation steps before the full name
+    wall_clock: float = 10.0           # seconds per client query
+    rrset_records: int = 100           # records per RRset cached
+    rrsigs_per_rrset: int = 8          # RRSIGs kept per RRset
+    ns_per_rrset: int = 20             # NS records kept per NS RRset
+    cname_per_packet: int = 11         # CNAME/DNAME kept per packet
+    upstream_timeout: float = 1.5      # first timeout per upstream query (grows with RTT)
+    upstream_retries: int = 6          # servers tried for one step before giving up
+
+
+@dataclass(slots=True)
+class Settings:
+    listen: list[tuple[str, int]] = field(default_factory=lambda: [("127.0.0.1", 53),
+                                                                   ("::1", 53)])
+    root_hints: Path | None = None                  # None: the built-in IANA hints
+    trust_anchors: list[Path] = field(default_factory=list)  # empty: trust_anchors/
+    validate: bool = True
+    allow_loopback_upstream: bool = False
+    upstream_port: int = 53
+    nodefault: list[str] = field(default_factory=list)      # local zones to switch off
+    qname_minimisation: bool = True
+    ipv6_upstream: bool = True
+    cache_size_mb: float = 64.0
+    max_ttl: int = 86400
+    min_ttl: int = 0
+    max_negative_ttl: int = 3600
+    bogus_ttl: int = 60
+    allow_clients: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    tcp_idle_timeout: float = 30.0
+    tcp_max_connections: int = 128
+    tcp_max_pipeline: int = 100
+    edns_size: int = 1232
+    iter_limits: IterLimits = field(default_factory=IterLimits)
+    validation_limits: ValidationLimits = field(default_factory=ValidationLimits)
+    legacy_algorithms: bool = False                  # RSASHA1, DSA: test profiles only
+    negative_anchors: list[tuple[str, float]] = field(default_factory=list)  # (zone, until)
+    minimal_responses: bool = True
+
+
+def parse_listen(text: str, default_port: int = 53) -> tuple[str, int]:
+    """``ADDR``, ``ADDR:PORT`` or ``[V6]:PORT``."""
+    value = text.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    else:
+        host, port = value, ""
+    if not host:
+        raise ConfigError(f"listen: {text!r} has no address")
+    try:
+        number = int(port) if port else default_port
+    except ValueError:
+        raise ConfigError(f"listen: bad port in {text!r}") from None
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"listen: port out of range in {text!r}")
+    return host, number

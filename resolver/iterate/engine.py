@@ -1,0 +1,429 @@
+"""The iterative resolution algorithm (RFC 1034 s5.3.3, RFC 9156 QNAME minimisation).
+
+:class:`Iterator.resolve` answers one question from the cache or by walking the
+delegation chain from the closest cached zone cut (or the root hints), following
+CNAME and DNAME chains, resolving glueless name servers as sub-queries, and caching
+every scrubbed RRset with its trust rank. It knows nothing about DNSSEC validation:
+it returns the RRsets with their RRSIGs, the zone each came from, and the NSEC/NSEC3
+records of negative answers, for the validator to judge.
+
+Every limit of SECURITY.md s0 is counted in a :class:`QueryState` shared by all the
+work one client query causes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..cache.rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
+from ..config import IterLimits, Settings
+from ..dnssec.status import Verdict
+from ..wire import message as wm
+from ..wire import rdata as rd
+from ..wire.message import Message
+from ..wire.name import ROOT, Name
+from ..wire.rrset import RRset
+from ..wire.types import TC, Rcode, RRType, rcode_to_text
+from .hints import Hints
+from .infra import Infra
+from .scrub import Classified, Kind, classify
+from .transport import Server, SpoofSuspected, Transport, UpstreamError, UpstreamTimeout
+
+log = logging.getLogger(__name__)
+
+
+class ResolveError(Exception):
+    """Resolution failed; carries the EDE to send with the SERVFAIL."""
+
+    def __init__(self, text: str, ede: int = 22) -> None:
+        super().__init__(text)
+        self.text = text
+        self.ede = ede
+
+
+class LimitExceeded(ResolveError):
+    def __init__(self, text: str) -> None:
+        super().__init__(text, ede=0)
+
+
+@dataclass(slots=True)
+class QueryState:
+    """Work done for one client query (limits are per client query and never reset)."""
+
+    limits: IterLimits
+    started: float
+    upstream: int = 0
+    nx_ns: int = 0
+    events: list[str] = field(default_factory=list)
+
+    def spend(self, now: float) -> None:
+        self.upstream += 1
+        if self.upstream > self.limits.upstream_queries:
+            raise LimitExceeded(f"more than {self.limits.upstream_queries} upstream queries")
+        if now - self.started > self.limits.wall_clock:
+            raise LimitExceeded(f"more than {self.limits.wall_clock:.0f} s of work")
+
+
+@dataclass(slots=True)
+class IterResult:
+    """An unvalidated answer: the RRsets (RRSIGs attached) and where they came from."""
+
+    rcode: int = Rcode.NOERROR
+    answer: list[RRset] = field(default_factory=list)
+    zones: list[Name | None] = field(default_factory=list)   # parallel to answer
+    soa: RRset | None = None
+    proofs: list[RRset] = field(default_factory=list)        # NSEC/NSEC3 (negative/wildcard)
+    neg_zone: Name | None = None
+    from_cache: bool = True
+    ede: list[tuple[int, str]] = field(default_factory=list)
+    verdicts: list[Verdict | None] = field(default_factory=list)  # cached, parallel to answer
+    neg_verdict: Verdict | None = None                            # cached verdict of a denial
+
+    def add(self, rrset: RRset, zone: Name | None, verdict: Verdict | None = None) -> None:
+        self.answer.append(rrset)
+        self.zones.append(zone)
+        self.verdicts.append(verdict)
+
+
+@dataclass(slots=True)
+class Delegation:
+    zone: Name
+    ns: list[Name]
+    addrs: dict[Name, list[str]]
+    from_hints: bool = False
+
+
+def _verdict(entry: Entry) -> Verdict | None:
+    return Verdict(entry.security, entry.reason) if entry.security is not None else None
+
+
+class Iterator:
+    def __init__(self, transport: Transport, rrsets: RRsetCache, negative: NegativeCache,
+                 infra: Infra, hints: Hints, settings: Settings,
+                 now: Callable[[], float]) -> None:
+        self.transport = transport
+        self.rrsets = rrsets
+        self.negative = negative
+        self.infra = infra
+        self.hints = hints
+        self.settings = settings
+        self.limits = settings.iter_limits
+        self.now = now
+
+    # ------------------------------------------------------------------ public
+    def new_state(self) -> QueryState:
+        return QueryState(self.limits, self.now())
+
+    async def resolve(self, qname: Name, qtype: int, state: QueryState,
+                      depth: int = 0) -> IterResult:
+        """Answer (*qname*, *qtype*) class IN: from the cache where possible."""
+        result = IterResult()
+        current = qname
+        seen = {qname.key}
+        for _ in range(self.limits.cname_chain + 1):
+            hit, target = self._from_cache(current, qtype, result)
+            if not hit:
+                target = await self._iterate(current, qtype, state, depth, result)
+            if target is None:
+                return result
+            if target.key in seen:
+                raise ResolveError(f"CNAME loop at {target}", ede=0)
+            seen.add(target.key)
+            current = target
+        raise ResolveError(f"CNAME chain longer than {self.limits.cname_chain}", ede=0)
+
+    # ------------------------------------------------------------------ cache
+    def _from_cache(self, name: Name, qtype: int,
+                    result: IterResult) -> tuple[bool, Name | None]:
+        """Fill *result* from the cache. Returns (hit, CNAME target to follow)."""
+        now = self.now()
+        entry = self.rrsets.get(name, qtype)
+        if entry is not None and entry.rank >= Rank.ANSWER:
+            result.add(entry.rrset.with_ttl(entry.ttl(now)), entry.zone, _verdict(entry))
+            return True, None
+        if qtype != RRType.CNAME:
+            cname = self.rrsets.get(name, RRType.CNAME)
+            if cname is not None and cname.rank >= Rank.ANSWER:
+                result.add(cname.rrset.with_ttl(cname.ttl(now)), cname.zone, _verdict(cname))
+                return True, Name(cname.rrset.rdatas[0])
+        neg = self.negative.get(name, qtype)
+        if neg is not None and neg.soa is not None:   # referral proofs lack the SOA
+            self._negative_result(result, neg, now)
+            return True, None
+        return False, None
+
+    def _negative_result(self, result: IterResult, neg: NegEntry, now: float) -> None:
+        ttl = neg.ttl(now)
+        result.rcode = neg.rcode
+        result.soa = neg.soa.with_ttl(min(ttl, neg.soa.ttl)) if neg.soa else None
+        result.proofs = [p.with_ttl(min(ttl, p.ttl)) for p in neg.proofs]
+        result.neg_zone = neg.zone
+        if neg.security is not None:
+            result.neg_verdict = Verdict(neg.security, neg.reason)
+
+    # ------------------------------------------------------------------ iteration
+    async def _iterate(self, name: Name, qtype: int, state: QueryState, depth: int,
+                       result: IterResult) -> Name | None:
+        """Ask the network; fill *result*; return a CNAME target to follow or None."""
+        result.from_cache = False
+        dp = self._find_delegation(name, qtype)
+        sent_for_name = 0
+        referrals = 0
+        minimise = self.settings.qname_minimisation and qtype != RRType.DS
+        min_steps = 0
+        while True:
+            ask, ask_type = name, qtype
+            if minimise and len(name) > len(dp.zone) + 1 and min_steps < self.limits.minimise_steps:
+                ask, ask_type = name.ancestor(len(dp.zone) + 1 + min_steps), RRType.A
+                if ask == name:
+                    ask_type = qtype
+            sent_for_name += 1
+            if sent_for_name > self.limits.queries_per_name:
+                raise LimitExceeded(f"more than {self.limits.queries_per_name} queries for {name}")
+            reply = await self._ask_zone(dp, ask, ask_type, state, depth)
+            cls = classify(reply, dp.zone, ask, ask_type, self.limits)
+            if cls.kind == Kind.REFERRAL:
+                assert cls.referral is not None
+                referrals += 1
+                if referrals > self.limits.referrals:
+                    raise ResolveError(f"more than {self.limits.referrals} referrals for {name}")
+                dp = self._take_referral(cls, dp.zone)
+                min_steps = 0
+                continue
+            if ask != name:  # a minimised step that was not a referral
+                if cls.kind == Kind.NXDOMAIN:
+                    minimise = False    # confirm with the full name (relaxed RFC 9156)
+                elif cls.kind in (Kind.ANSWER, Kind.NODATA):
+                    min_steps += 1
+                else:
+                    minimise = False
+                continue
+            return self._take_answer(cls, dp.zone, name, qtype, result)
+
+    def _take_referral(self, cls: Classified, parent: Name) -> Delegation:
+        ns = cls.referral
+        assert ns is not None
+        self.rrsets.put(ns, Rank.AUTHORITY, zone=parent)
+        for glue in cls.glue:
+            self.rrsets.put(glue, Rank.ADDITIONAL, zone=parent)
+        if cls.ds is not None:
+            self.rrsets.put(cls.ds, Rank.AUTH_AUTHORITY, zone=parent)
+        elif cls.proofs:
+            neg = NegEntry(ns.name, RRType.DS, Rcode.NOERROR, parent, None,
+                           list(cls.proofs))
+            self.negative.put(neg, min(p.ttl for p in cls.proofs))
+        return self._delegation_from_cache(ns.name, ns)
+
+    def _take_answer(self, cls: Classified, zone: Name, name: Name, qtype: int,
+                     result: IterResult) -> Name | None:
+        rank = Rank.AUTH_ANSWER if cls.aa else Rank.ANSWER
+        for rrset in cls.chain:
+            self.rrsets.put(rrset, rank, zone=zone)
+            result.add(rrset, zone)
+        if cls.kind == Kind.ANSWER:
+            for rrset in cls.answer:
+                self.rrsets.put(rrset, rank, zone=zone)
+                result.add(rrset, zone)
+            result.proofs = list(cls.proofs)   # wildcard proofs travel with the answer
+            return None
+        if cls.kind == Kind.CNAME:
+            assert cls.final_name is not None
+            if cls.referral is not None:
+                self._take_referral(cls, zone)
+            return cls.final_name
+        if cls.kind in (Kind.NXDOMAIN, Kind.NODATA):
+            final = cls.final_name or name
+            result.rcode = cls.rcode
+            result.soa = cls.soa
+            result.proofs = list(cls.proofs)
+            result.neg_zone = cls.soa.name if cls.soa is not None else zone
+            self._cache_negative(cls, final, qtype, result.neg_zone)
+            return None
+        if cls.kind == Kind.YXDOMAIN:
+            result.rcode = Rcode.YXDOMAIN
+            return None
+        raise ResolveError(f"unusable answer for {name} from the servers of {zone}")
+
+    def _cache_negative(self, cls: Classified, name: Name, qtype: int, zone: Name) -> None:
+        soa = cls.soa
+        if soa is None:
+            return
+        try:
+            value = rd.decode(RRType.SOA, soa.rdatas[0])
+        except rd.RdataError:
+            return
+        assert isinstance(value, rd.SOA)
+        ttl = min(soa.ttl, value.minimum, self.settings.max_negative_ttl)  # RFC 2308 s5
+        key_type = NXDOMAIN_TYPE if cls.kind == Kind.NXDOMAIN else qtype
+        self.negative.put(NegEntry(name, key_type, cls.rcode, zone, soa, list(cls.proofs)), ttl)
+
+    # ------------------------------------------------------------------ delegations
+    def _find_delegation(self, name: Name, qtype: int) -> Delegation:
+        """The deepest zone cut with usable name servers at or above *name* (above it
+        for DS, which lives on the parent side, RFC 4035 s4.2)."""
+        start = name.parent() if qtype == RRType.DS and not name.is_root() else name
+        depth = len(start)
+        while depth > 0:
+            anc = start.ancestor(depth)
+            entry = self.rrsets.get(anc, RRType.NS)
+            if entry is not None:
+                dp = self._delegation_from_cache(anc, entry.rrset)
+                if any(dp.addrs.values()) or self._resolvable(dp):
+                    return dp
+            depth -= 1
+        root_ns = self.rrsets.get(ROOT, RRType.NS)
+        if root_ns is not None:
+            dp = self._delegation_from_cache(ROOT, root_ns.rrset)
+            if any(dp.addrs.values()):
+                return dp
+        return Delegation(ROOT, self.hints.names,
+                          {n: list(a) for n, a in self.hints.servers.items()}, True)
+
+    def _resolvable(self, dp: Delegation) -> bool:
+        """Whether some NS name can be looked up without this very delegation."""
+        return any(not ns.is_subdomain(dp.zone) for ns in dp.ns)
+
+    def _delegation_from_cache(self, zone: Name, ns: RRset) -> Delegation:
+        names = [Name(d) for d in ns.rdatas][:self.limits.ns_per_delegation]
+        addrs: dict[Name, list[str]] = {}
+        for target in names:
+            found = []
+            for rtype in (RRType.A, RRType.AAAA):
+                entry = self.rrsets.get(target, rtype)
+                if entry is not None:
+                    found += [str(ipaddress.ip_address(d)) for d in entry.rrset.rdatas]
+            addrs[target] = found
+        return Delegation(zone, names, addrs)
+
+    def _allowed(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if ip.is_loopback:
+            return self.settings.allow_loopback_upstream
+        if ip.is_unspecified or ip.is_multicast or ip.is_reserved or ip.is_link_local:
+            return False
+        if ip.version == 6 and not self.settings.ipv6_upstream:
+            return False
+        return not (isinstance(ip, ipaddress.IPv4Address) and ip == ipaddress.IPv4Address(
+            "255.255.255.255"))
+
+    def _servers(self, dp: Delegation) -> list[Server]:
+        port = self.settings.upstream_port
+        out = []
+        for ns in dp.ns:
+            for addr in dp.addrs.get(ns, []):
+                if self._allowed(addr):
+                    out.append((addr, port))
+        return list(dict.fromkeys(out))
+
+    async def _more_addresses(self, dp: Delegation, state: QueryState, depth: int,
+                              tried_names: set[bytes]) -> bool:
+        """Resolve the address of one more NS name (glueless delegation)."""
+        if depth >= self.limits.dependency_depth:
+            raise ResolveError(f"name server lookups nested deeper than "
+                               f"{self.limits.dependency_depth}", ede=22)
+        for ns in dp.ns:
+            if ns.key in tried_names or dp.addrs.get(ns):
+                continue
+            tried_names.add(ns.key)
+            if ns.is_subdomain(dp.zone):
+                continue  # needs glue we were not given: cannot resolve through itself
+            found: list[str] = []
+            types = [RRType.A] + ([RRType.AAAA] if self.settings.ipv6_upstream else [])
+            for rtype in types:
+                try:
+                    sub = await self.resolve(ns, rtype, state, depth + 1)
+                except LimitExceeded:
+                    raise
+                except ResolveError:
+                    continue
+                final = sub.answer[-1] if sub.answer and sub.answer[-1].rtype == rtype else None
+                if final is not None:
+                    found += [str(ipaddress.ip_address(d)) for d in final.rdatas]
+            if found:
+                dp.addrs[ns] = found
+                return True
+            state.nx_ns += 1
+            if state.nx_ns > self.limits.nxns_failures:
+                raise LimitExceeded(f"more than {self.limits.nxns_failures} name server "
+                                    "address lookups failed")
+        return False
+
+    # ------------------------------------------------------------------ talking
+    async def _ask_zone(self, dp: Delegation, qname: Name, qtype: int, state: QueryState,
+                        depth: int) -> Message:
+        """Ask the servers of *dp* until one gives a usable reply."""
+        tried: set[Server] = set()
+        tried_names: set[bytes] = set()
+        failures = 0
+        last_error = "no name server address"
+        zone_key = dp.zone.key
+        while failures < self.limits.upstream_retries:
+            candidates = [s for s in self._servers(dp) if s not in tried]
+            if not candidates:
+                if not await self._more_addresses(dp, state, depth, tried_names):
+                    break
+                continue
+            server = self.infra.order(candidates, zone_key, self.now())[0]
+            tried.add(server)
+            try:
+                reply = await self._exchange(server, qname, qtype, state)
+            except UpstreamTimeout as exc:
+                failures += 1
+                last_error = str(exc)
+                continue
+            except UpstreamError as exc:
+                failures += 1
+                last_error = str(exc)
+                continue
+            cls = classify(reply, dp.zone, qname, qtype, self.limits)
+            if cls.kind in (Kind.LAME, Kind.ERROR):
+                failures += 1
+                last_error = f"{server[0]} answered {rcode_to_text(reply.rcode)} for {dp.zone}"
+                if cls.kind == Kind.LAME:
+                    self.infra.mark_lame(server, zone_key, self.now())
+                continue
+            return reply
+        raise ResolveError(f"no usable answer from the servers of {dp.zone}: {last_error}",
+                           ede=22 if "no name server" in last_error else 23)
+
+    async def _exchange(self, server: Server, qname: Name, qtype: int,
+                        state: QueryState) -> Message:
+        """One query to one server: UDP, then TCP after TC or a suspected spoof;
+        without EDNS for servers that answered FORMERR to it."""
+        info = self.infra.info(server)
+        tcp = False
+        edns = not info.no_edns
+        for _ in range(3):
+            state.spend(self.now())
+            query = wm.make_query(qname, qtype, edns=edns, do=self.settings.validate,
+                                  payload=self.settings.edns_size)
+            timeout = self.infra.timeout(server)
+            started = self.now()
+            try:
+                reply = (await self.transport.query(server, query, tcp=tcp,
+                                                    timeout=timeout)).message
+            except SpoofSuspected:
+                info.spoof_suspect += 1
+                if tcp:
+                    raise
+                tcp = True
+                continue
+            except UpstreamTimeout:
+                self.infra.timed_out(server, self.now())
+                raise
+            self.infra.rtt_ok(server, max(0.0, self.now() - started))
+            if reply.flags & TC and not tcp:
+                tcp = True
+                continue
+            if reply.rcode == Rcode.FORMERR and edns:
+                info.no_edns = True
+                edns = False
+                continue
+            return reply
+        raise UpstreamError(f"{server[0]}: no usable reply after retries")

@@ -1,0 +1,101 @@
+"""The infrastructure cache: per-server round-trip times, timeouts, EDNS support and
+lameness (what Unbound keeps in infra.c), bounded in size."""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from .transport import Server
+
+INITIAL_RTT = 0.4     # seconds assumed for a server never asked
+MIN_TIMEOUT = 0.2
+MAX_TIMEOUT = 3.0
+LAME_TTL = 900.0
+BACKOFF_MAX = 120.0
+
+
+@dataclass(slots=True)
+class ServerInfo:
+    srtt: float = INITIAL_RTT
+    rttvar: float = INITIAL_RTT / 2
+    samples: int = 0
+    timeouts: int = 0               # consecutive timeouts
+    down_until: float = 0.0         # skip until then (probe afterwards)
+    no_edns: bool = False           # answered FORMERR to EDNS queries
+    lame: dict[bytes, float] = field(default_factory=dict)   # zone key -> until
+    spoof_suspect: int = 0
+
+
+class Infra:
+    def __init__(self, max_servers: int = 10000) -> None:
+        self.max_servers = max_servers
+        self._servers: OrderedDict[Server, ServerInfo] = OrderedDict()
+
+    def info(self, server: Server) -> ServerInfo:
+        info = self._servers.get(server)
+        if info is None:
+            info = self._servers[server] = ServerInfo()
+            if len(self._servers) > self.max_servers:
+                self._servers.popitem(last=False)
+        else:
+            self._servers.move_to_end(server)
+        return info
+
+    def timeout(self, server: Server) -> float:
+        """RFC 6298-style retransmission timeout, doubled per consecutive timeout."""
+        info = self.info(server)
+        rto = info.srtt + 4 * info.rttvar
+        rto *= float(2 ** min(info.timeouts, 3))
+        return float(max(MIN_TIMEOUT, min(MAX_TIMEOUT, rto)))
+
+    def rtt_ok(self, server: Server, rtt: float) -> None:
+        info = self.info(server)
+        if info.samples == 0:
+            info.srtt, info.rttvar = rtt, rtt / 2
+        else:
+            info.rttvar = 0.75 * info.rttvar + 0.25 * abs(info.srtt - rtt)
+            info.srtt = 0.875 * info.srtt + 0.125 * rtt
+        info.samples += 1
+        info.timeouts = 0
+        info.down_until = 0.0
+
+    def timed_out(self, server: Server, now: float) -> None:
+        info = self.info(server)
+        info.timeouts += 1
+        info.srtt = min(MAX_TIMEOUT, max(info.srtt, INITIAL_RTT) * 1.5)
+        if info.timeouts >= 3:
+            info.down_until = now + min(BACKOFF_MAX, 2.0 ** info.timeouts)
+
+    def mark_lame(self, server: Server, zone: bytes, now: float) -> None:
+        self.info(server).lame[zone] = now + LAME_TTL
+
+    def is_lame(self, server: Server, zone: bytes, now: float) -> bool:
+        info = self._servers.get(server)
+        if info is None:
+            return False
+        until = info.lame.get(zone)
+        return until is not None and until > now
+
+    def is_down(self, server: Server, now: float) -> bool:
+        info = self._servers.get(server)
+        return info is not None and info.down_until > now
+
+    def order(self, servers: list[Server], zone: bytes, now: float) -> list[Server]:
+        """Servers to try, best first: not lame, not backed off, lowest smoothed RTT
+        (with a little randomness so load spreads and new servers get probed)."""
+        def score(server: Server) -> float:
+            info = self._servers.get(server)
+            srtt = info.srtt if info is not None else INITIAL_RTT
+            jitter = secrets.randbelow(1000) / 1000 * 0.05
+            penalty = 0.0
+            if self.is_lame(server, zone, now):
+                penalty += 100.0
+            if self.is_down(server, now):
+                penalty += 50.0
+            return srtt + jitter + penalty
+        return sorted(servers, key=score)
+
+    def __len__(self) -> int:
+        return len(self._servers)

@@ -1,0 +1,86 @@
+"""Locally served special-use zones, as Unbound serves them by default (RFC 6761,
+RFC 6303, RFC 8375, RFC 7686, RFC 9462): ``localhost.`` answers with the loopback
+addresses, the reverse zones of loopback, private and reserved ranges and the names
+``invalid.``, ``test.``, ``onion.``, ``home.arpa.`` answer NXDOMAIN (or NODATA at the
+apex) from a local SOA, without asking anyone. Each can be switched off
+(``--nodefault ZONE``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .answer import Answer
+from .dnssec.status import Security
+from .wire.name import Name
+from .wire.rrset import RRset
+from .wire.types import Rcode, RRType
+
+DEFAULT_ZONES = [
+    "localhost.", "127.in-addr.arpa.",
+    "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+    "onion.", "test.", "invalid.", "home.arpa.",
+    "10.in-addr.arpa.", *[f"{n}.172.in-addr.arpa." for n in range(16, 32)],
+    "168.192.in-addr.arpa.", "0.in-addr.arpa.", "254.169.in-addr.arpa.",
+    "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.", "113.0.203.in-addr.arpa.",
+    "255.255.255.255.in-addr.arpa.", *[f"{n}.100.in-addr.arpa." for n in range(64, 128)],
+    "d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "9.e.f.ip6.arpa.", "a.e.f.ip6.arpa.",
+    "b.e.f.ip6.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.",
+]
+
+_TTL = 10800
+
+
+def _soa(zone: Name) -> RRset:
+    mname = Name.from_text("localhost.")
+    rname = Name.from_text("nobody.invalid.")
+    rdata = mname.wire + rname.wire + (1).to_bytes(4, "big") + (3600).to_bytes(4, "big") + \
+        (1200).to_bytes(4, "big") + (604800).to_bytes(4, "big") + (_TTL).to_bytes(4, "big")
+    return RRset(zone, RRType.SOA, 1, _TTL, [rdata])
+
+
+class LocalZones:
+    def __init__(self, nodefault: Iterable[str] = ()) -> None:
+        off = {Name.from_text(z if z.endswith(".") else z + ".").key for z in nodefault}
+        self.zones = [Name.from_text(z) for z in DEFAULT_ZONES
+                      if Name.from_text(z).key not in off]
+        self._loopback_v4 = Name.from_text("1.0.0.127.in-addr.arpa.")
+        self._loopback_v6 = Name.from_text(DEFAULT_ZONES[2])
+
+    def zone_for(self, qname: Name) -> Name | None:
+        best = None
+        for zone in self.zones:
+            if qname.is_subdomain(zone) and (best is None or len(zone) > len(best)):
+                best = zone
+        return best
+
+    def answer(self, qname: Name, qtype: int) -> Answer | None:
+        zone = self.zone_for(qname)
+        if zone is None:
+            return None
+        out = Answer(qname, qtype, aa=True, security=Security.INSECURE, ttl=_TTL)
+        data = self._data(zone, qname, qtype)
+        if data is not None:
+            out.answer.append(data)
+            return out
+        if qname == zone and qtype == RRType.SOA:
+            out.answer.append(_soa(zone))
+            return out
+        if qname == zone and qtype == RRType.NS:
+            out.answer.append(RRset(zone, RRType.NS, 1, _TTL,
+                                    [Name.from_text("localhost.").wire]))
+            return out
+        exists = qname == zone or qname in (self._loopback_v4, self._loopback_v6)
+        out.rcode = Rcode.NOERROR if exists else Rcode.NXDOMAIN
+        out.authority.append(_soa(zone))
+        return out
+
+    def _data(self, zone: Name, qname: Name, qtype: int) -> RRset | None:
+        if zone.key == b"\x09localhost\x00" and qname == zone:
+            if qtype == RRType.A:
+                return RRset(qname, RRType.A, 1, _TTL, [bytes((127, 0, 0, 1))])
+            if qtype == RRType.AAAA:
+                return RRset(qname, RRType.AAAA, 1, _TTL, [bytes(15) + b"\x01"])
+        if qtype == RRType.PTR and qname in (self._loopback_v4, self._loopback_v6):
+            return RRset(qname, RRType.PTR, 1, _TTL, [Name.from_text("localhost.").wire])
+        return None

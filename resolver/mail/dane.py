@@ -1,0 +1,901 @@
+"""DANE: TLSA matching (RFC 6698, RFC 7671) and the SMTP decision (RFC 7672).
+
+Two layers, both free of sockets:
+
+* :func:`match_chain` -- does a certificate chain satisfy a TLSA RRset? Usages PKIX-TA(0),
+  PKIX-EE(1), DANE-TA(2), DANE-EE(3); selectors Cert(0)/SPKI(1); matching types
+  Full(0)/SHA2-256(1)/SHA2-512(2) (mnemonics from RFC 7218). The verdict is a value,
+  :class:`DaneMatch`, never an exception.
+* :func:`smtp_dane` -- what an SMTP client must do for a next-hop domain: the MX
+  RRset, each host's addresses and TLSA RRset, each with its DNSSEC status, summarised
+  as ``dane`` / ``encrypt`` / ``may`` / ``skip-host`` per host and ``dane`` / ``encrypt`` /
+  ``may`` / ``defer`` / ``no-mail`` for the domain (:class:`SmtpDaneDecision`).
+
+Match precedence follows OpenSSL's DANE code (and so Postfix): a DANE-EE(3) match of
+the leaf wins; then DANE-TA(2), shallowest trust anchor first; then PKIX-EE(1) and
+PKIX-TA(0) on a path validated against the trust store.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509.oid import ObjectIdentifier
+
+from ..dnssec.status import Security
+from ..wire import rdata as rd
+from ..wire.name import Name, NameError_
+from ..wire.types import Rcode, RRType, rcode_to_text, type_to_text
+from . import x509util as xu
+from .dnsapi import DnsSource, Lookup
+
+log = logging.getLogger(__name__)
+
+# RFC 7218 s2 mnemonics
+PKIX_TA, PKIX_EE, DANE_TA, DANE_EE = 0, 1, 2, 3
+USAGE_NAMES: dict[int, str] = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
+SELECTOR_NAMES: dict[int, str] = {0: "Cert", 1: "SPKI"}
+MTYPE_NAMES: dict[int, str] = {0: "Full", 1: "SHA2-256", 2: "SHA2-512"}
+DIGEST_LENGTHS: dict[int, int] = {1: 32, 2: 64}
+# RFC 7671 s9 digest algorithm agility: higher is stronger. Full(0) is not a digest.
+MTYPE_STRENGTH: dict[int, int] = {1: 1, 2: 2}
+
+SMTP_USAGES: frozenset[int] = frozenset({DANE_TA, DANE_EE})
+ALL_USAGES: frozenset[int] = frozenset({PKIX_TA, PKIX_EE, DANE_TA, DANE_EE})
+
+Json = dict[str, object]
+TlsaInput = rd.TLSA | bytes
+
+
+def usage_name(usage: int) -> str:
+    return USAGE_NAMES.get(usage, str(usage))
+
+
+def tlsa_mnemonic(record: rd.TLSA) -> str:
+    """``DANE-EE SPKI SHA2-256 <hex>`` (RFC 7218 s2)."""
+    return " ".join((usage_name(record.usage),
+                     SELECTOR_NAMES.get(record.selector, str(record.selector)),
+                     MTYPE_NAMES.get(record.mtype, str(record.mtype)),
+                     record.data.hex()))
+
+
+def tlsa_json(record: rd.TLSA) -> Json:
+    return {"usage": record.usage, "selector": record.selector, "mtype": record.mtype,
+            "data": record.data.hex(), "text": record.to_text(),
+            "mnemonic": tlsa_mnemonic(record)}
+
+
+# --------------------------------------------------------------------------
+# usable records and digest agility
+
+@dataclass(frozen=True, slots=True)
+class IgnoredRecord:
+    """A TLSA record left out of matching, and why (RFC 7671 s4.1, s9; RFC 7672 s3.1.3)."""
+
+    reason: str
+    record: rd.TLSA | None = None
+    raw: bytes = b""
+
+    def to_json(self) -> Json:
+        out: Json = {"reason": self.reason}
+        if self.record is not None:
+            out["record"] = tlsa_json(self.record)
+        else:
+            out["rdata"] = self.raw.hex()
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TlsaSet:
+    """A TLSA RRset split into the records matching will use and the ignored ones."""
+
+    usable: tuple[rd.TLSA, ...] = ()
+    ignored: tuple[IgnoredRecord, ...] = ()
+
+    def to_json(self) -> Json:
+        return {"usable": [tlsa_json(r) for r in self.usable],
+                "ignored": [i.to_json() for i in self.ignored]}
+
+
+def _as_tlsa(item: TlsaInput) -> rd.TLSA:
+    if isinstance(item, rd.TLSA):
+        return item
+    decoded = rd.decode(RRType.TLSA, bytes(item))
+    assert isinstance(decoded, rd.TLSA)
+    return decoded
+
+
+def _unusable_reason(record: rd.TLSA, usages: frozenset[int]) -> str | None:
+    if record.usage not in ALL_USAGES:
+        return f"unknown certificate usage {record.usage} (RFC 6698 s2.1.1)"
+    if record.usage not in usages:
+        return (f"{usage_name(record.usage)}({record.usage}) is not used here "
+                "(RFC 7672 s3.1.3: SMTP uses DANE-TA(2) and DANE-EE(3) only)")
+    if record.selector not in SELECTOR_NAMES:
+        return f"unknown selector {record.selector} (RFC 6698 s2.1.2)"
+    if record.mtype not in MTYPE_NAMES:
+        return f"unknown matching type {record.mtype} (RFC 6698 s2.1.3)"
+    want = DIGEST_LENGTHS.get(record.mtype)
+    if want is not None and len(record.data) != want:
+        return (f"{MTYPE_NAMES[record.mtype]} data is {len(record.data)} octets, "
+                f"not {want} (RFC 7671 s4.1)")
+    if record.mtype == 0:
+        if not record.data:
+            return "empty Full(0) association data (RFC 7671 s4.1)"
+        if record.selector == 0:
+            try:
+                x509.load_der_x509_certificate(record.data)
+            except ValueError:
+                return "Full(0) data is not a DER certificate (RFC 7671 s4.1)"
+        elif record.data[0] != 0x30:
+            return "Full(0) data is not a DER SubjectPublicKeyInfo (RFC 7671 s4.1)"
+    return None
+
+
+def classify_tlsa(records: Iterable[TlsaInput], *,
+                  usages: Iterable[int] = ALL_USAGES) -> TlsaSet:
+    """Usable records and ignored ones, with digest agility applied.
+
+    Unusable (RFC 7671 s4.1, RFC 6698 s2.1): undecodable RDATA, unknown usage, selector
+    or matching type, a digest of the wrong length, Full(0) data that is not DER, and
+    usages outside *usages*. Digest algorithm agility (RFC 7671 s9): among the usable
+    records with the same usage and selector, only those with the strongest digest
+    matching type present are kept (SHA2-512 over SHA2-256); Full(0) records are not
+    digests and are always kept.
+    """
+    allowed = frozenset(usages)
+    candidates: list[rd.TLSA] = []
+    ignored: list[IgnoredRecord] = []
+    for item in records:
+        try:
+            record = _as_tlsa(item)
+        except (rd.RdataError, NameError_, ValueError) as exc:
+            ignored.append(IgnoredRecord(f"malformed TLSA RDATA: {exc}", raw=bytes(item)
+                                         if isinstance(item, bytes | bytearray) else b""))
+            continue
+        reason = _unusable_reason(record, allowed)
+        if reason is not None:
+            ignored.append(IgnoredRecord(reason, record))
+        else:
+            candidates.append(record)
+    strongest: dict[tuple[int, int], int] = {}
+    for record in candidates:
+        strength = MTYPE_STRENGTH.get(record.mtype)
+        if strength is not None:
+            key = (record.usage, record.selector)
+            strongest[key] = max(strength, strongest.get(key, 0))
+    usable: list[rd.TLSA] = []
+    for record in candidates:
+        strength = MTYPE_STRENGTH.get(record.mtype)
+        best = strongest.get((record.usage, record.selector), 0)
+        if strength is not None and strength < best:
+            best_name = next(n for m, n in MTYPE_NAMES.items() if MTYPE_STRENGTH.get(m) == best)
+            ignored.append(IgnoredRecord(
+                f"{MTYPE_NAMES[record.mtype]} ignored: {best_name} present for "
+                f"{usage_name(record.usage)} {SELECTOR_NAMES[record.selector]} "
+                "(RFC 7671 s9 digest agility)", record))
+        else:
+            usable.append(record)
+    return TlsaSet(tuple(usable), tuple(ignored))
+
+
+def record_matches(record: rd.TLSA, cert: x509.Certificate) -> bool:
+    """Does *cert* match the record's selector/matching type/data (RFC 6698 s2.1)?"""
+    try:
+        return xu.association_data(xu.selector_data(cert, record.selector),
+                                   record.mtype) == record.data
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# match_chain
+
+class MatchKind(enum.StrEnum):
+    """The verdict of :func:`match_chain`; ``openssl_error`` gives the X509_V_ERR code."""
+
+    MATCHED = "matched"
+    NO_MATCH = "no-match"                  # no usable record matched (X509_V_ERR 65)
+    NAME_MISMATCH = "name-mismatch"        # matched, but no reference identifier (62)
+    UNTRUSTED = "untrusted"                # PKIX: no valid path to the trust store (20)
+    EXPIRED = "expired"                    # DANE-TA path: a certificate out of its dates
+    CHAIN_INVALID = "chain-invalid"        # DANE-TA path: signature, CA flag or EKU
+    NO_USABLE_RECORDS = "no-usable-records"
+
+
+_OPENSSL_ERRORS: dict[MatchKind, int] = {
+    MatchKind.MATCHED: 0,
+    MatchKind.NO_MATCH: 65,       # X509_V_ERR_DANE_NO_MATCH
+    MatchKind.NAME_MISMATCH: 62,  # X509_V_ERR_HOSTNAME_MISMATCH
+    MatchKind.UNTRUSTED: 20,      # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    MatchKind.EXPIRED: 10,        # X509_V_ERR_CERT_HAS_EXPIRED
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DaneMatch:
+    """The outcome of matching a chain against TLSA (or SMIMEA) records.
+
+    *depth* is the chain depth of the certificate the record matched (0 = leaf; -1 =
+    nothing matched), counted as OpenSSL does: for a DNS-only Full(0) certificate the
+    depth it would have on top of the presented chain, for a DNS-only bare key the depth
+    of the certificate it signed. *record* is that record; *name* the reference
+    identifier the leaf matched, when names were checked.
+    """
+
+    kind: MatchKind
+    depth: int = -1
+    record: rd.TLSA | None = None
+    reason: str = ""
+    name: str | None = None
+    ignored: tuple[IgnoredRecord, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is MatchKind.MATCHED
+
+    @property
+    def usage(self) -> int | None:
+        return self.record.usage if self.record is not None else None
+
+    @property
+    def openssl_error(self) -> int | None:
+        return _OPENSSL_ERRORS.get(self.kind)
+
+    def to_json(self) -> Json:
+        out: Json = {"verdict": self.kind.value, "depth": self.depth, "reason": self.reason}
+        if self.record is not None:
+            out["record"] = tlsa_json(self.record)
+            out["usage"] = usage_name(self.record.usage)
+        if self.name is not None:
+            out["name"] = self.name
+        code = self.openssl_error
+        if code is not None:
+            out["openssl_error"] = code
+        if self.ignored:
+            out["ignored"] = [i.to_json() for i in self.ignored]
+        return out
+
+
+NameCheck = Callable[[x509.Certificate], str | None]
+
+
+@dataclass(slots=True)
+class _TaCandidate:
+    depth: int
+    record: rd.TLSA
+    path: list[x509.Certificate]        # below the anchor, leaf first
+    anchor_cert: x509.Certificate | None = None
+    anchor_key: CertificatePublicKeyTypes | None = None
+    origin: str = "presented certificate"
+
+
+def _dns_anchor(record: rd.TLSA) -> x509.Certificate | CertificatePublicKeyTypes | None:
+    """The certificate or key of a DANE-TA Full(0) record (RFC 7671 s5.2.3)."""
+    if record.mtype != 0:
+        return None
+    if record.selector == 0:
+        try:
+            return x509.load_der_x509_certificate(record.data)
+        except ValueError:
+            return None
+    return xu.load_spki(record.data)
+
+
+def _ta_candidates(records: Sequence[rd.TLSA],
+                   chain: Sequence[x509.Certificate]) -> list[_TaCandidate]:
+    """DANE-TA(2) trust anchors: a presented certificate at depth >= 1 that a record
+    matches, else for Full(0) records the DNS-supplied certificate or key that issued a
+    presented certificate (RFC 7671 s5.2.2, s5.2.3). Shallowest first."""
+    found: list[_TaCandidate] = []
+    for record in records:
+        in_chain = False
+        for depth in range(1, len(chain)):
+            if record_matches(record, chain[depth]):
+                found.append(_TaCandidate(depth, record, list(chain[:depth]),
+                                          anchor_cert=chain[depth]))
+                in_chain = True
+                break
+        if in_chain:
+            continue
+        anchor = _dns_anchor(record)
+        if anchor is None:
+            continue
+        for depth, cert in enumerate(chain):
+            if isinstance(anchor, x509.Certificate):
+                if xu.issued_by(cert, anchor):
+                    found.append(_TaCandidate(depth + 1, record, list(chain[:depth + 1]),
+                                              anchor_cert=anchor,
+                                              origin="certificate from DNS"))
+                    break
+            elif xu.signed_by_key(cert, anchor):
+                found.append(_TaCandidate(depth, record, list(chain[:depth + 1]),
+                                          anchor_key=anchor,
+                                          origin="public key from DNS, signer of"))
+                break
+    found.sort(key=lambda c: c.depth)
+    return found
+
+
+def _check_ta_path(cand: _TaCandidate, now: datetime.datetime,
+                   purpose: ObjectIdentifier) -> tuple[MatchKind, str] | None:
+    """RFC 5280 s6.1 below a DANE-TA anchor (RFC 7671 s5.2): each certificate issued by
+    the next, issuers are CAs, dates hold. The anchor's own dates are not checked: a trust
+    anchor is a key and a name (RFC 5280 s6.1.1 (d)), here asserted by DNSSEC."""
+    path = cand.path
+    for i in range(len(path) - 1):
+        if not xu.issued_by(path[i], path[i + 1]):
+            return (MatchKind.CHAIN_INVALID,
+                    f"certificate at depth {i} is not issued by the one at depth {i + 1}")
+    top = path[-1]
+    if cand.anchor_cert is not None:
+        if not xu.issued_by(top, cand.anchor_cert):
+            return (MatchKind.CHAIN_INVALID,
+                    f"certificate at depth {len(path) - 1} is not issued by the trust anchor")
+        bc = cand.anchor_cert.extensions
+        try:
+            anchor_bc = bc.get_extension_for_class(x509.BasicConstraints).value
+        except (x509.ExtensionNotFound, ValueError):
+            anchor_bc = None
+        if anchor_bc is not None and not anchor_bc.ca:
+            return (MatchKind.CHAIN_INVALID, "trust anchor is not a CA (basicConstraints)")
+    elif cand.anchor_key is not None and not xu.signed_by_key(top, cand.anchor_key):
+        return (MatchKind.CHAIN_INVALID, "trust anchor key does not verify the chain")
+    for i in range(1, len(path)):
+        problem = xu.ca_problem(path[i], below=i - 1)
+        if problem is not None:
+            return (MatchKind.CHAIN_INVALID, f"certificate at depth {i}: {problem}")
+    for i, cert in enumerate(path):
+        problem = xu.validity_problem(cert, now)
+        if problem is not None:
+            return (MatchKind.EXPIRED, f"certificate at depth {i}: {problem}")
+    if not xu.eku_allows(path[0], purpose):
+        return (MatchKind.CHAIN_INVALID,
+                f"leaf extendedKeyUsage does not allow {purpose.dotted_string}")
+    return None
+
+
+def _pkix_match(by_usage: dict[int, list[rd.TLSA]],
+                path: Sequence[x509.Certificate]) -> tuple[int, rd.TLSA] | None:
+    """PKIX-EE(1) on the leaf, else the shallowest PKIX-TA(0) at depth >= 1."""
+    for record in by_usage[PKIX_EE]:
+        if record_matches(record, path[0]):
+            return 0, record
+    for depth in range(1, len(path)):
+        for record in by_usage[PKIX_TA]:
+            if record_matches(record, path[depth]):
+                return depth, record
+    return None
+
+
+def evaluate(records: Iterable[TlsaInput], chain: Sequence[x509.Certificate], *,
+             name_check: NameCheck | None, ee_name_check: bool = False,
+             usages: Iterable[int] = ALL_USAGES, trust_store: xu.TrustStore | None = None,
+             now: datetime.datetime | None = None,
+             purpose: ObjectIdentifier = xu.SERVER_AUTH) -> DaneMatch:
+    """The matching engine behind :func:`match_chain` and SMIMEA verification.
+
+    *name_check* returns the reference identifier the leaf matches, or None; when
+    *name_check* is None no names are checked. DANE-EE(3) matches skip names unless
+    *ee_name_check* (RFC 7671 s5.1; OpenSSL checks them unless
+    DANE_FLAG_NO_DANE_EE_NAMECHECKS). *purpose* is the extendedKeyUsage the leaf must
+    allow under DANE-TA and PKIX usages.
+    """
+    if not chain:
+        raise ValueError("empty certificate chain")
+    when = xu.as_utc(now)
+    tset = classify_tlsa(records, usages=usages)
+    ignored = tset.ignored
+    if not tset.usable:
+        return DaneMatch(MatchKind.NO_USABLE_RECORDS, reason="no usable TLSA record",
+                         ignored=ignored)
+    leaf = chain[0]
+    by_usage: dict[int, list[rd.TLSA]] = {u: [] for u in ALL_USAGES}
+    for record in tset.usable:
+        by_usage[record.usage].append(record)
+    failures: list[DaneMatch] = []
+
+    def fail(kind: MatchKind, depth: int, record: rd.TLSA | None, reason: str) -> None:
+        failures.append(DaneMatch(kind, depth, record, reason, ignored=ignored))
+
+    # 1. DANE-EE(3): the leaf only; no dates, no chain (RFC 7671 s5.1).
+    for record in by_usage[DANE_EE]:
+        if not record_matches(record, leaf):
+            continue
+        if ee_name_check and name_check is not None:
+            name = name_check(leaf)
+            if name is None:
+                fail(MatchKind.NAME_MISMATCH, 0, record,
+                     "DANE-EE matched, but the leaf names no reference identifier")
+                continue
+            return DaneMatch(MatchKind.MATCHED, 0, record, "DANE-EE(3) leaf match", name,
+                             ignored)
+        return DaneMatch(MatchKind.MATCHED, 0, record,
+                         "DANE-EE(3) leaf match (names and dates not checked)", None, ignored)
+
+    # 2. DANE-TA(2): shallowest anchor with a valid path below it (RFC 7671 s5.2).
+    for cand in _ta_candidates(by_usage[DANE_TA], chain):
+        problem = _check_ta_path(cand, when, purpose)
+        if problem is not None:
+            fail(problem[0], cand.depth, cand.record, problem[1])
+            continue
+        name = None
+        if name_check is not None:
+            name = name_check(leaf)
+            if name is None:
+                fail(MatchKind.NAME_MISMATCH, cand.depth, cand.record,
+                     "DANE-TA path valid, but the leaf names no reference identifier")
+                continue
+        return DaneMatch(MatchKind.MATCHED, cand.depth, cand.record,
+                         f"DANE-TA(2) trust anchor: {cand.origin} depth {cand.depth}", name,
+                         ignored)
+
+    # 3. PKIX-EE(1) / PKIX-TA(0): a path to the trust store first (RFC 6698 s2.1.1).
+    pkix = by_usage[PKIX_EE] + by_usage[PKIX_TA]
+    if pkix:
+        extra = [c for r in by_usage[PKIX_TA] if r.selector == 0 and r.mtype == 0
+                 for c in [_dns_anchor(r)] if isinstance(c, x509.Certificate)]
+        result = xu.pkix_path(leaf, list(chain[1:]) + extra, trust_store, when, purpose)
+        if not result.ok:
+            seen = _pkix_match(by_usage, chain)
+            fail(MatchKind.UNTRUSTED, seen[0] if seen else -1, seen[1] if seen else None,
+                 f"no PKIX path to the trust store: {result.error}")
+        else:
+            match = _pkix_match(by_usage, result.chain)
+            if match is not None:
+                depth, record = match
+                name = None
+                if name_check is not None:
+                    name = name_check(leaf)
+                if name_check is not None and name is None:
+                    fail(MatchKind.NAME_MISMATCH, depth, record,
+                         "PKIX path valid, but the leaf names no reference identifier")
+                else:
+                    return DaneMatch(MatchKind.MATCHED, depth, record,
+                                     f"{usage_name(record.usage)}({record.usage}) match at "
+                                     f"depth {depth} on a PKIX-valid path", name, ignored)
+
+    if failures:
+        return failures[0]
+    return DaneMatch(MatchKind.NO_MATCH, -1, None, "no usable TLSA record matches the chain",
+                     ignored=ignored)
+
+
+def reference_names(hostname: str | Name | Sequence[str | Name]) -> list[str]:
+    """Reference identifiers as compared with certificate names."""
+    items: Sequence[str | Name]
+    if isinstance(hostname, str | Name):
+        items = [hostname]
+    else:
+        items = hostname
+    out: list[str] = []
+    for item in items:
+        ref = xu.normalize_reference(item)
+        if ref not in out:
+            out.append(ref)
+    return out
+
+
+def match_chain(tlsa_records: Iterable[TlsaInput], chain: Sequence[x509.Certificate],
+                hostname: str | Name | Sequence[str | Name], *,
+                trust_store: xu.TrustStore | None = None,
+                now: datetime.datetime | None = None, check_names: bool = True,
+                dane_ee_name_checks: bool = False,
+                usages: Iterable[int] = ALL_USAGES) -> DaneMatch:
+    """Match a TLS server chain (leaf first) against TLSA records (RFC 6698 s2.1, RFC 7671).
+
+    *hostname* is one reference identifier or a list (RFC 7672 s3.2.2: the TLSA base
+    domain, the original MX host name, optionally the next-hop domain); the leaf matches
+    when a subjectAltName dNSName (or, without any, the subject CN; RFC 6125 s6.4.4)
+    equals one, a ``*`` left-most label matching one label. Names are checked for
+    DANE-TA(2) and the PKIX usages when *check_names*; DANE-EE(3) ignores names and dates
+    (RFC 7671 s5.1) unless *dane_ee_name_checks* (OpenSSL's default). PKIX usages validate
+    against *trust_store* (a list of certificates or a
+    ``cryptography.x509.verification.Store``; the system store when None). *usages*
+    restricts the usages considered (SMTP: DANE-TA and DANE-EE, RFC 7672 s3.1.3).
+    """
+    refs = reference_names(hostname) if check_names else []
+    if check_names and not refs:
+        raise ValueError("no reference identifier given")
+    name_check: NameCheck | None = None
+    if check_names:
+        def name_check(cert: x509.Certificate) -> str | None:
+            return xu.match_dns_names(cert, refs)
+    result = evaluate(tlsa_records, chain, name_check=name_check,
+                      ee_name_check=dane_ee_name_checks, usages=usages,
+                      trust_store=trust_store, now=now, purpose=xu.SERVER_AUTH)
+    log.debug("DANE match for %s: %s depth %d", refs, result.kind.value, result.depth)
+    return result
+
+
+# --------------------------------------------------------------------------
+# RFC 7672: the SMTP decision
+
+class HostVerdict(enum.StrEnum):
+    """What to do with one MX host (RFC 7672 s2.1, s2.2)."""
+
+    DANE = "dane"            # authenticate with the usable TLSA records; TLS mandatory
+    ENCRYPT = "encrypt"      # TLS mandatory, unauthenticated (no usable TLSA record)
+    MAY = "may"              # no DANE: opportunistic TLS
+    SKIP_HOST = "skip-host"  # DNS failure or no address: try the next MX, never cleartext
+
+
+class DomainVerdict(enum.StrEnum):
+    """The next-hop domain summarised (see :func:`smtp_dane`)."""
+
+    DANE = "dane"
+    ENCRYPT = "encrypt"
+    MAY = "may"
+    DEFER = "defer"
+    NO_MAIL = "no-mail"
+
+
+def _failed(lookup: Lookup) -> bool:
+    """A lookup that gives no usable answer: SERVFAIL and friends, a transport error, or
+    a bogus or indeterminate status (RFC 7672 s2.1.1, RFC 4035 s4.3)."""
+    return (not lookup.ok or lookup.security is Security.BOGUS
+            or lookup.security is Security.INDETERMINATE)
+
+
+def _status(lookup: Lookup) -> str:
+    """One line on a lookup: what came back and how secure it is."""
+    if lookup.error:
+        what = f"failed ({lookup.error})"
+    elif lookup.rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN):
+        what = rcode_to_text(lookup.rcode)
+    elif lookup.security is Security.BOGUS:
+        what = "bogus"
+    elif lookup.nxdomain:
+        what = "NXDOMAIN"
+    elif not lookup.records:
+        what = "NODATA"
+    else:
+        what = f"{len(lookup.records)} record(s)"
+    text = f"{lookup.name.to_text()} {type_to_text(lookup.rtype)}: {what}, " \
+           f"{lookup.security.label}"
+    if lookup.reason:
+        text += f" ({lookup.reason})"
+    return text
+
+
+def _rdata_text(rtype: int, data: bytes) -> str:
+    try:
+        return rd.decode(rtype, data).to_text()
+    except (rd.RdataError, NameError_, ValueError):
+        return rd.generic_to_text(data)
+
+
+@dataclass(frozen=True, slots=True)
+class LookupInfo:
+    """A JSON-ready record of one DNS lookup and its DNSSEC status."""
+
+    lookup: Lookup
+
+    def to_json(self) -> Json:
+        lk = self.lookup
+        out: Json = {"name": lk.name.to_text(), "type": type_to_text(lk.rtype),
+                     "rcode": rcode_to_text(lk.rcode), "security": lk.security.label,
+                     "records": [_rdata_text(lk.rtype, r) for r in lk.records],
+                     "summary": _status(lk)}
+        if lk.cnames:
+            out["cnames"] = [c.to_text() for c in lk.cnames]
+        if lk.reason:
+            out["reason"] = lk.reason
+        if lk.ede:
+            out["ede"] = [{"code": int(code), "text": text} for code, text in lk.ede]
+        if lk.error:
+            out["error"] = lk.error
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class HostDecision:
+    """The RFC 7672 verdict for one MX host, with every lookup it rests on.
+
+    *security* is the weakest status among the lookups that decided the verdict (the MX
+    RRset, the address RRsets and the TLSA RRset used). For ``dane`` hosts,
+    *reference_names* are the names the certificate must match under DANE-TA
+    (RFC 7672 s3.2.2) and *sni* is the TLSA base domain (RFC 7672 s8.1).
+    """
+
+    host: Name
+    preference: int
+    verdict: HostVerdict
+    security: Security
+    reasons: tuple[str, ...]
+    addresses: tuple[str, ...] = ()
+    address_security: Security = Security.INDETERMINATE
+    expanded_name: Name | None = None
+    tlsa_name: Name | None = None
+    tlsa_base_domain: Name | None = None
+    tlsa_security: Security | None = None
+    tlsa: TlsaSet | None = None
+    reference_names: tuple[Name, ...] = ()
+    lookups: tuple[LookupInfo, ...] = ()
+
+    @property
+    def sni(self) -> Name | None:
+        return self.tlsa_base_domain if self.verdict is HostVerdict.DANE else None
+
+    def match(self, chain: Sequence[x509.Certificate], *,
+              now: datetime.datetime | None = None) -> DaneMatch:
+        """Authenticate a server chain for a ``dane`` host (RFC 7672 s3)."""
+        if self.verdict is not HostVerdict.DANE or self.tlsa is None:
+            raise ValueError(f"host {self.host} has verdict {self.verdict.value}, not dane")
+        return match_chain(self.tlsa.usable, chain, list(self.reference_names), now=now,
+                           usages=SMTP_USAGES)
+
+    def to_json(self) -> Json:
+        out: Json = {"host": self.host.to_text(), "preference": self.preference,
+                     "verdict": self.verdict.value, "security": self.security.label,
+                     "reasons": list(self.reasons), "addresses": list(self.addresses),
+                     "address_security": self.address_security.label}
+        if self.expanded_name is not None:
+            out["expanded_name"] = self.expanded_name.to_text()
+        if self.tlsa_name is not None:
+            out["tlsa_name"] = self.tlsa_name.to_text()
+        if self.tlsa_base_domain is not None:
+            out["tlsa_base_domain"] = self.tlsa_base_domain.to_text()
+        if self.tlsa_security is not None:
+            out["tlsa_security"] = self.tlsa_security.label
+        if self.tlsa is not None:
+            out["tlsa"] = self.tlsa.to_json()
+        if self.reference_names:
+            out["reference_names"] = [n.to_text() for n in self.reference_names]
+        if self.sni is not None:
+            out["sni"] = self.sni.to_text(omit_final_dot=True)
+        out["lookups"] = [lk.to_json() for lk in self.lookups]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpDaneDecision:
+    """What an SMTP client must do for a next-hop domain (RFC 7672 s2).
+
+    *mx* is ``explicit``, ``implicit`` (no MX RRset: the domain itself, RFC 5321 s5.1),
+    ``null`` (RFC 7505) or ``failed``. *security* is the MX lookup's status.
+    """
+
+    domain: Name
+    port: int
+    verdict: DomainVerdict
+    security: Security
+    reasons: tuple[str, ...]
+    mx: str
+    mx_lookup: LookupInfo
+    hosts: tuple[HostDecision, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        out = {v.value: 0 for v in HostVerdict}
+        for host in self.hosts:
+            out[host.verdict.value] += 1
+        return out
+
+    def to_json(self) -> Json:
+        return {"domain": self.domain.to_text(), "port": self.port,
+                "verdict": self.verdict.value, "security": self.security.label,
+                "reasons": list(self.reasons), "mx": self.mx,
+                "mx_lookup": self.mx_lookup.to_json(),
+                "hosts": [h.to_json() for h in self.hosts], "counts": self.counts()}
+
+
+def _tlsa_owner(host: Name, port: int) -> Name:
+    return host.prepend(b"_tcp").prepend(f"_{port}".encode("ascii"))
+
+
+def _addresses(lookup: Lookup) -> list[str]:
+    out: list[str] = []
+    for data in lookup.records:
+        if lookup.rtype == RRType.A and len(data) == 4:
+            out.append(str(ipaddress.IPv4Address(data)))
+        elif lookup.rtype == RRType.AAAA and len(data) == 16:
+            out.append(str(ipaddress.IPv6Address(data)))
+    return out
+
+
+@dataclass(slots=True)
+class _HostWork:
+    """Mutable scratch for one host while its lookups run."""
+
+    host: Name
+    preference: int
+    reasons: list[str] = field(default_factory=list)
+    lookups: list[LookupInfo] = field(default_factory=list)
+    definite_no_address: bool = False
+
+
+async def _host_decision(dns: DnsSource, domain: Name, host: Name, preference: int,
+                         mx_security: Security, port: int) -> tuple[HostDecision, bool]:
+    """One MX host (RFC 7672 s2.2). Returns the decision and whether it has definitely
+    no address (for the domain's ``no-mail`` verdict)."""
+    work = _HostWork(host, preference)
+    family_lookups = [await dns.lookup(host, RRType.A), await dns.lookup(host, RRType.AAAA)]
+    addresses: list[str] = []
+    answered: list[Lookup] = []
+    failed_families = False
+    for lk in family_lookups:
+        work.lookups.append(LookupInfo(lk))
+        if _failed(lk):
+            failed_families = True
+            work.reasons.append(f"address lookup failed: {_status(lk)}")
+            continue
+        answered.append(lk)
+        addresses.extend(_addresses(lk))
+    addr_security = min((lk.security for lk in answered), default=Security.INDETERMINATE)
+    expanded: Name | None = None
+    for lk in answered:
+        if lk.cnames:
+            expanded = lk.final_name
+            break
+
+    def done(verdict: HostVerdict, security: Security, *, tlsa_name: Name | None = None,
+             tlsa_base_domain: Name | None = None, tlsa_security: Security | None = None,
+             tlsa: TlsaSet | None = None, refs: Sequence[Name] = ()) -> HostDecision:
+        return HostDecision(host, preference, verdict, security, tuple(work.reasons),
+                            tuple(addresses), addr_security, expanded, tlsa_name,
+                            tlsa_base_domain, tlsa_security, tlsa, tuple(refs),
+                            tuple(work.lookups))
+
+    if not addresses:
+        if failed_families:
+            work.reasons.append("no usable address lookup: try the next MX host "
+                                "(RFC 7672 s2.1.1)")
+            security = min(lk.security for lk in family_lookups)
+            return done(HostVerdict.SKIP_HOST, security), False
+        work.reasons.append("host has no A or AAAA records (RFC 5321 s5.1)")
+        return done(HostVerdict.SKIP_HOST, addr_security), True
+
+    if mx_security is not Security.SECURE:
+        work.reasons.append("MX RRset not secure: no DANE for this destination, "
+                            "opportunistic TLS (RFC 7672 s2.2)")
+        return done(HostVerdict.MAY, min(mx_security, addr_security)), False
+    if addr_security is not Security.SECURE:
+        work.reasons.append("address records not secure: no TLSA lookup, "
+                            "opportunistic TLS (RFC 7672 s2.2)")
+        return done(HostVerdict.MAY, addr_security), False
+
+    # TLSA: the CNAME-expanded name first, then the original (RFC 7672 s2.2.2).
+    bases = [expanded, host] if expanded is not None and expanded != host else [host]
+    weakest = Security.SECURE
+    for base in bases:
+        owner = _tlsa_owner(base, port)
+        lk = await dns.lookup(owner, RRType.TLSA)
+        work.lookups.append(LookupInfo(lk))
+        if _failed(lk):
+            work.reasons.append(f"TLSA lookup failed: {_status(lk)}; the host must not be "
+                                "used, not even in cleartext (RFC 7672 s2.1.1)")
+            return done(HostVerdict.SKIP_HOST, lk.security, tlsa_name=owner,
+                        tlsa_security=lk.security), False
+        weakest = min(weakest, lk.security)
+        if lk.security is not Security.SECURE:
+            work.reasons.append(f"TLSA RRset at {owner} not secure (RFC 7672 s2.2)")
+            continue
+        if not lk.records:
+            work.reasons.append(f"TLSA RRset at {owner} securely absent "
+                                f"({'NXDOMAIN' if lk.nxdomain else 'NODATA'})")
+            continue
+        if lk.cnames:
+            work.reasons.append(f"TLSA RRset reached through CNAME {lk.final_name}; "
+                                f"the TLSA base domain stays {base} (RFC 7671 s7)")
+        tset = classify_tlsa(lk.records, usages=SMTP_USAGES)
+        refs = [base]
+        if host != base:
+            refs.append(host)
+        if domain not in refs:
+            refs.append(domain)
+        if tset.usable:
+            work.reasons.append(f"secure TLSA RRset at {owner} with {len(tset.usable)} usable "
+                                "record(s): authenticated TLS required (RFC 7672 s2.2)")
+            return done(HostVerdict.DANE, Security.SECURE, tlsa_name=owner,
+                        tlsa_base_domain=base, tlsa_security=lk.security, tlsa=tset,
+                        refs=refs), False
+        work.reasons.append(f"secure TLSA RRset at {owner} has no usable record: TLS "
+                            "required, unauthenticated (RFC 7672 s2.2, s3.1.3)")
+        return done(HostVerdict.ENCRYPT, Security.SECURE, tlsa_name=owner,
+                    tlsa_base_domain=base, tlsa_security=lk.security, tlsa=tset), False
+    work.reasons.append("no secure TLSA RRset: opportunistic TLS (RFC 7672 s2.2)")
+    return done(HostVerdict.MAY, weakest, tlsa_name=_tlsa_owner(bases[-1], port),
+                tlsa_security=weakest), False
+
+
+def _mx_hosts(lookup: Lookup, reasons: list[str]) -> list[tuple[int, Name]] | None:
+    """Hosts by preference (stable among equals; RFC 5321 s5.1 allows any order there).
+    None when the RDATA cannot be read."""
+    entries: list[tuple[int, Name]] = []
+    for data in lookup.records:
+        try:
+            mx = rd.decode(RRType.MX, data)
+        except (rd.RdataError, NameError_, ValueError) as exc:
+            reasons.append(f"malformed MX RDATA: {exc}")
+            return None
+        assert isinstance(mx, rd.MX)
+        entries.append((mx.preference, mx.exchange))
+    entries.sort(key=lambda e: e[0])
+    seen: set[Name] = set()
+    out: list[tuple[int, Name]] = []
+    for pref, host in entries:
+        if host in seen:
+            continue
+        seen.add(host)
+        out.append((pref, host))
+    return out
+
+
+async def smtp_dane(dns: DnsSource, domain: Name | str, port: int = 25) -> SmtpDaneDecision:
+    """The RFC 7672 decision for delivering to *domain* on *port*.
+
+    1. MX lookup (RFC 7672 s2.2.1). Failed, bogus or indeterminate: ``defer`` (never
+       downgrade). NXDOMAIN/NODATA: the implicit MX is the domain itself with the
+       denial's status (RFC 5321 s5.1). A lone ``0 .`` is a null MX: ``no-mail``
+       (RFC 7505); ``.`` beside other hosts is dropped. Hosts are taken in preference
+       order, equal preferences in RRset order.
+    2. Per host: A and AAAA. DANE needs a secure MX RRset and secure addresses; a
+       CNAME'd host (secure chain) gets its TLSA at the expanded name first, then the
+       original name (RFC 7672 s2.2.2); a TLSA CNAME is followed as validated, the base
+       domain unchanged (RFC 7671 s7). Host verdicts: see :class:`HostVerdict`.
+    3. The domain verdict: hosts marked ``skip-host`` are left out; if none remains it is
+       ``no-mail`` when every host definitely has no address, else ``defer``. Otherwise
+       it is the weakest verdict among the remaining hosts (``dane`` > ``encrypt`` >
+       ``may``): the client falls through to any reachable MX host when others fail, so
+       an attacker who blocks the strong ones gets the weakest (RFC 7672 s2.2.1, s2.3).
+    """
+    if isinstance(domain, str):
+        domain = Name.from_text(domain)
+    mx_lookup = await dns.lookup(domain, RRType.MX)
+    info = LookupInfo(mx_lookup)
+    reasons: list[str] = [_status(mx_lookup)]
+    if _failed(mx_lookup):
+        reasons.append("MX lookup failed or bogus: defer, do not downgrade (RFC 7672 s2.1.1)")
+        return SmtpDaneDecision(domain, port, DomainVerdict.DEFER, mx_lookup.security,
+                                tuple(reasons), "failed", info)
+    mx_security = mx_lookup.security
+    kind = "explicit"
+    hosts: list[tuple[int, Name]]
+    if not mx_lookup.records:
+        kind = "implicit"
+        hosts = [(0, domain)]
+        reasons.append("no MX RRset: the domain itself is the implicit MX (RFC 5321 s5.1)")
+    else:
+        parsed = _mx_hosts(mx_lookup, reasons)
+        if parsed is None:
+            return SmtpDaneDecision(domain, port, DomainVerdict.DEFER, mx_security,
+                                    tuple(reasons), "failed", info)
+        real = [(p, h) for p, h in parsed if not h.is_root()]
+        if not real:
+            reasons.append("null MX: the domain accepts no mail (RFC 7505 s3)")
+            return SmtpDaneDecision(domain, port, DomainVerdict.NO_MAIL, mx_security,
+                                    tuple(reasons), "null", info)
+        if len(real) != len(parsed):
+            reasons.append("'.' MX beside other MX hosts ignored (RFC 7505 s3)")
+        hosts = real
+    decisions: list[HostDecision] = []
+    all_no_address = True
+    for pref, host in hosts:
+        decision, no_address = await _host_decision(dns, domain, host, pref, mx_security, port)
+        decisions.append(decision)
+        all_no_address = all_no_address and no_address
+    reachable = [d for d in decisions if d.verdict is not HostVerdict.SKIP_HOST]
+    if not reachable:
+        if all_no_address:
+            verdict = DomainVerdict.NO_MAIL
+            reasons.append("no MX host has an address (RFC 5321 s5.1)")
+        else:
+            verdict = DomainVerdict.DEFER
+            reasons.append("every MX host must be skipped: defer (RFC 7672 s2.1.1)")
+    else:
+        order = [HostVerdict.MAY, HostVerdict.ENCRYPT, HostVerdict.DANE]
+        weakest = min((d.verdict for d in reachable), key=order.index)
+        verdict = DomainVerdict(weakest.value)
+        if len({d.verdict for d in reachable}) > 1:
+            reasons.append(f"MX hosts differ; the weakest usable host decides: {weakest.value}")
+        else:
+            reasons.append(f"every usable MX host: {weakest.value}")
+    return SmtpDaneDecision(domain, port, verdict, mx_security, tuple(reasons), kind, info,
+                            tuple(decisions))

@@ -1,0 +1,224 @@
+"""The resolver service: the composition root of cache, iterator and validator.
+
+:meth:`Resolver.resolve` answers one question: locally served zones first, then the
+iterator (cache or network), then the validator, whose verdicts are written back
+into the caches. Identical questions in flight are merged. Failures and bogus
+answers are cached briefly (RFC 9520). The DNS server and the HTTP API use only
+this class (and :class:`~resolver.answer.Answer`), never the layers below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .answer import Answer
+from .cache.messages import MessageCache
+from .cache.rrsets import NegativeCache, RRsetCache
+from .config import Settings
+from .dnssec.algorithms import DEFAULT, LEGACY
+from .dnssec.anchors import TrustAnchors, load_default_anchors, read_anchor_file
+from .dnssec.budget import Budget
+from .dnssec.status import Problem, Reason, Security
+from .iterate.engine import Iterator, IterResult, QueryState, ResolveError
+from .iterate.hints import builtin_hints, read_hints
+from .iterate.infra import Infra
+from .iterate.transport import NetTransport, Transport
+from .local import LocalZones
+from .validate.chain import KeyFinder, NegativeAnchor
+from .validate.keycache import KeyCache
+from .validate.trace import OFF, Trace
+from .validate.validator import Outcome, Validator
+from .wire.name import Name
+from .wire.rrset import RRset
+from .wire.types import Rcode, RRType
+
+log = logging.getLogger(__name__)
+
+FAILURE_TTL = 5          # seconds a resolution failure is remembered (RFC 9520 s3.2: >= 1)
+
+
+@dataclass(slots=True)
+class Stats:
+    """Plain counters, read at scrape time (the hot path never touches Prometheus)."""
+
+    queries: int = 0
+    merged: int = 0
+    servfail: int = 0
+    bogus: int = 0
+    secure: int = 0
+    insecure: int = 0
+    local: int = 0
+    upstream: int = 0
+    failures_cached: int = 0
+    by_problem: dict[str, int] = field(default_factory=dict)
+
+
+class Resolver:
+    def __init__(self, settings: Settings, *, transport: Transport | None = None,
+                 now: Callable[[], float] = time.time,
+                 validation_now: Callable[[], float] | None = None,
+                 anchors: TrustAnchors | None = None) -> None:
+        self.settings = settings
+        self.now = now
+        total = int(settings.cache_size_mb * 1024 * 1024)
+        self.rrsets = RRsetCache(total * 45 // 100, now, settings.max_ttl, settings.min_ttl)
+        self.negative = NegativeCache(total * 15 // 100, now, settings.max_negative_ttl)
+        self.messages = MessageCache(total * 35 // 100, now)
+        self.keys = KeyCache(now, max(1 << 20, total * 5 // 100))
+        self.infra = Infra()
+        hints = read_hints(settings.root_hints) if settings.root_hints else builtin_hints()
+        self.transport = transport or NetTransport()
+        self.iterator = Iterator(self.transport, self.rrsets, self.negative, self.infra, hints,
+                                 settings, now)
+        self.local = LocalZones(settings.nodefault)
+        self.policy = LEGACY if settings.legacy_algorithms else DEFAULT
+        vnow = validation_now or now
+        if anchors is None:
+            anchors = self._load_anchors(vnow())
+        self.anchors = anchors
+        ntas = [NegativeAnchor(Name.from_text(z), until) for z, until in settings.negative_anchors]
+        self.finder = KeyFinder(anchors, self.keys, self.policy, settings.validation_limits, vnow,
+                                ntas)
+        self.validator = Validator(self.finder, self.policy, settings.validation_limits, vnow)
+        self.stats = Stats()
+        self._inflight: dict[tuple[bytes, int, bool], asyncio.Future[Answer]] = {}
+        self._failures: dict[tuple[bytes, int], tuple[float, Answer]] = {}
+
+    def _load_anchors(self, now: float) -> TrustAnchors:
+        if not self.settings.validate:
+            return TrustAnchors()
+        if self.settings.trust_anchors:
+            anchors = TrustAnchors()
+            for path in self.settings.trust_anchors:
+                anchors.merge(read_anchor_file(path))
+            return anchors
+        return load_default_anchors(now)
+
+    # ------------------------------------------------------------------ public
+    async def resolve(self, qname: Name, qtype: int, qclass: int = 1, *, cd: bool = False,
+                      trace: Trace | None = None) -> Answer:
+        self.stats.queries += 1
+        if qclass != 1:
+            return Answer(qname, qtype, qclass, rcode=Rcode.REFUSED,
+                          security=Security.INDETERMINATE)
+        local = self.local.answer(qname, qtype)
+        if local is not None:
+            self.stats.local += 1
+            return local
+        if trace is not None and trace.enabled:
+            return await self._resolve(qname, qtype, cd, trace)
+        key = (qname.key, qtype, cd)
+        running = self._inflight.get(key)
+        if running is not None:
+            self.stats.merged += 1
+            return await asyncio.shield(running)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            answer = await self._resolve(qname, qtype, cd, OFF)
+            future.set_result(answer)
+            return answer
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved
+            raise
+        finally:
+            del self._inflight[key]
+
+    # ------------------------------------------------------------------ work
+    async def _resolve(self, qname: Name, qtype: int, cd: bool, trace: Trace) -> Answer:
+        failed = self._failures.get((qname.key, qtype))
+        if failed is not None and failed[0] > self.now():
+            self.stats.failures_cached += 1
+            return failed[1]
+        state = self.iterator.new_state()
+        try:
+            result = await self.iterator.resolve(qname, qtype, state)
+        except ResolveError as exc:
+            return self._failure(qname, qtype, exc, state)
+        self.stats.upstream += state.upstream
+        if not self.settings.validate:
+            return self._answer(qname, qtype, result, Outcome(Security.INDETERMINATE, Reason(
+                Problem.INDETERMINATE, "validation is switched off")), cd)
+        budget = Budget(self.settings.validation_limits)
+
+        async def fetch(name: Name, rtype: int) -> IterResult:
+            return await self.iterator.resolve(name, rtype, state)
+
+        outcome = await self.validator.validate(qname, qtype, result, fetch, budget, trace)
+        self._remember(qname, qtype, result, outcome)
+        return self._answer(qname, qtype, result, outcome, cd)
+
+    def _failure(self, qname: Name, qtype: int, exc: ResolveError, state: QueryState) -> Answer:
+        self.stats.servfail += 1
+        log.debug("SERVFAIL for %s/%d: %s", qname, qtype, exc.text)
+        ede = [(exc.ede, exc.text)] if exc.ede else [(0, exc.text)]
+        answer = Answer(qname, qtype, rcode=Rcode.SERVFAIL, security=Security.INDETERMINATE,
+                        reason=Reason(Problem.INDETERMINATE, exc.text), ede=ede,
+                        ttl=FAILURE_TTL)
+        if len(self._failures) > 10000:
+            self._failures.clear()
+        self._failures[(qname.key, qtype)] = (self.now() + FAILURE_TTL, answer)
+        return answer
+
+    def _remember(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome) -> None:
+        """Write the verdicts back into the caches (cached data keeps its status)."""
+        bogus_ttl = self.settings.bogus_ttl
+        for index, part in enumerate(outcome.parts):
+            if index < len(result.answer):
+                if index < len(result.verdicts) and result.verdicts[index] is not None:
+                    continue
+                rrset = result.answer[index]
+                ttl = bogus_ttl if part.verdict.security == Security.BOGUS else part.ttl
+                self.rrsets.set_security(rrset.name, rrset.rtype, part.verdict.security,
+                                         part.verdict.reason, ttl)
+            elif result.neg_verdict is None:
+                last = result.answer[-1] if result.answer else None
+                target = Name(last.rdatas[0]) if last is not None and \
+                    last.rtype == RRType.CNAME else qname
+                ttl = bogus_ttl if part.verdict.security == Security.BOGUS else None
+                self.negative.set_security(target, qtype, part.verdict.security,
+                                           part.verdict.reason, ttl)
+
+    def _answer(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
+                cd: bool) -> Answer:
+        security = outcome.security
+        if security == Security.SECURE:
+            self.stats.secure += 1
+        elif security == Security.BOGUS:
+            self.stats.bogus += 1
+            problem = outcome.reason.problem.name if outcome.reason else "UNKNOWN"
+            self.stats.by_problem[problem] = self.stats.by_problem.get(problem, 0) + 1
+            log.info("bogus: %s %s zone %s: %s", qname, qtype, outcome.zone, outcome.reason)
+        else:
+            self.stats.insecure += 1
+        answer = Answer(qname, qtype, rcode=result.rcode, security=security,
+                        reason=outcome.reason, ede=list(outcome.ede))
+        if security == Security.BOGUS and not cd:
+            answer.rcode = Rcode.SERVFAIL
+            answer.ttl = self.settings.bogus_ttl
+            return answer
+        answer.answer = list(result.answer)
+        negative = result.soa is not None or (result.rcode == Rcode.NXDOMAIN)
+        if result.soa is not None:
+            answer.authority.append(result.soa)
+        if negative or any(_wildcard(r) for r in result.answer):
+            answer.authority.extend(result.proofs)
+        ttls = [r.ttl for r in answer.answer + answer.authority]
+        answer.ttl = min(ttls) if ttls else 0
+        if negative and result.soa is not None:
+            answer.ttl = min(answer.ttl, self.settings.max_negative_ttl)
+        if security == Security.BOGUS:
+            answer.ttl = min(answer.ttl, self.settings.bogus_ttl)
+        return answer
+
+
+def _wildcard(rrset: RRset) -> bool:
+    for sig in rrset.sigs:
+        if len(sig) > 3 and sig[3] < rrset.name.label_count:
+            return True
+    return False

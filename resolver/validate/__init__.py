@@ -1,0 +1,1 @@
+"""The validator: chains of trust from the anchors, verdicts on resolved answers."""

@@ -1,0 +1,302 @@
+"""Chains of trust (RFC 4035 s5.1-5.2): from the closest trust anchor down to a zone.
+
+:meth:`KeyFinder.keys_for` returns the key entry of a zone: its validated DNSKEY
+set, or a proof that it is insecure (a delegation proven to have no DS, only
+unsupported algorithms or digests, no anchor above it, a negative trust anchor), or
+"bogus" with the reason. It walks one label at a time below the deepest known key
+entry: DS at the parent side of each label (through the iterator), then, when a DS
+exists, the child's DNSKEY set authenticated by it and self-signed. Names that turn
+out not to be zone cuts (a denial without the NS bit) are stepped over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..dnssec.algorithms import AlgorithmPolicy
+from ..dnssec.anchors import TrustAnchor, TrustAnchors
+from ..dnssec.budget import Budget, Limits
+from ..dnssec.denial import DenialKind, prove_denial
+from ..dnssec.keys import key_tag, match_ds
+from ..dnssec.nsec3 import nsec3_hash
+from ..dnssec.status import Problem, Reason, Security
+from ..dnssec.verify import KeySet, verify_dnskey_rrset, verify_rrset
+from ..iterate.engine import IterResult, ResolveError
+from ..wire import rdata as rd
+from ..wire.name import Name
+from ..wire.rrset import RRset
+from ..wire.types import Rcode, RRType, type_to_text
+from .keycache import KeyCache, KeyEntry
+from .trace import Trace
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[Name, int], Awaitable[IterResult]]
+
+_MAX_WALK = 40   # labels walked below an anchor for one zone
+
+
+def final_rrset(result: IterResult, name: Name, rtype: int) -> RRset | None:
+    for rrset in result.answer:
+        if rrset.rtype == rtype and rrset.name == name:
+            return rrset
+    return None
+
+
+def _tags(dnskeys: list[bytes]) -> tuple[tuple[int, int], ...]:
+    return tuple((key_tag(k), k[3]) for k in dnskeys if len(k) >= 4)
+
+
+@dataclass(slots=True)
+class NegativeAnchor:
+    zone: Name
+    until: float
+
+
+class KeyFinder:
+    def __init__(self, anchors: TrustAnchors, cache: KeyCache, policy: AlgorithmPolicy,
+                 limits: Limits, now: Callable[[], float],
+                 negative_anchors: list[NegativeAnchor] | None = None) -> None:
+        self.anchors = anchors
+        self.cache = cache
+        self.policy = policy
+        self.limits = limits
+        self.now = now                  # the validation time (RRSIG windows)
+        self.negative_anchors = negative_anchors or []
+
+    # ------------------------------------------------------------------ entry
+    async def keys_for(self, zone: Name, fetch: Fetch, budget: Budget,
+                       trace: Trace) -> KeyEntry:
+        nta = self._negative_anchor(zone)
+        if nta is not None:
+            trace.add(str(nta.zone), "negative trust anchor: treated as insecure")
+            return KeyEntry.insecure(zone, Problem.NEGATIVE_ANCHOR, f"{nta.zone}")
+        found = self.anchors.closest(zone)
+        if found is None:
+            return KeyEntry.insecure(zone, Problem.NO_ANCHOR, f"no trust anchor above {zone}")
+        anchor_zone, anchors = found
+        start, entry = self._cached_ancestor(zone, anchor_zone)
+        if entry is None:
+            entry = await self._prime(anchor_zone, anchors, fetch, budget, trace)
+            self.cache.put(entry)
+            start = anchor_zone
+        else:
+            trace.add(str(entry.zone), _describe(entry) + " (cached)")
+        if not entry.secure or start == zone:
+            return entry
+        return await self._walk(entry, zone, fetch, budget, trace)
+
+    def _negative_anchor(self, zone: Name) -> NegativeAnchor | None:
+        now = self.now()
+        for nta in self.negative_anchors:
+            if nta.until > now and zone.is_subdomain(nta.zone) and not nta.zone.is_root():
+                return nta
+        return None
+
+    def _cached_ancestor(self, zone: Name, anchor_zone: Name) -> tuple[Name, KeyEntry | None]:
+        depth = len(zone)
+        while depth >= len(anchor_zone):
+            name = zone.ancestor(depth)
+            entry = self.cache.get(name)
+            if entry is not None:
+                return name, entry
+            depth -= 1
+        return anchor_zone, None
+
+    # ------------------------------------------------------------------ anchor
+    async def _prime(self, zone: Name, anchors: tuple[TrustAnchor, ...], fetch: Fetch,
+                     budget: Budget, trace: Trace) -> KeyEntry:
+        """The anchor zone's DNSKEY set, authenticated by the anchor (RFC 4035 s5.1)."""
+        dnskey = await self._fetch_rrset(zone, RRType.DNSKEY, fetch, trace)
+        if dnskey is None:
+            return KeyEntry.bogus(zone, Problem.DNSKEY_MISSING,
+                                  f"{zone}: no DNSKEY set for the trust anchor")
+        ds = [a.rdata for a in anchors if a.rtype == RRType.DS]
+        keys = [a.rdata for a in anchors if a.rtype == RRType.DNSKEY]
+        now = self.now()
+        if ds:
+            match = match_ds(zone, ds, dnskey.rdatas, self.policy, self.limits)
+            if not match.ok and not keys:
+                trace.add(str(zone), f"trust anchor DS: {match.verdict}")
+                return _entry_from_verdict(zone, match.verdict.security,
+                                           match.verdict.reason)
+            if match.ok:
+                result = verify_dnskey_rrset(dnskey, match, now, budget, self.policy)
+                trace.add(str(zone), "DNSKEY " + ", ".join(
+                    f"{key_tag(k)}" for k in match.keys) + " matches the trust anchor DS; "
+                    f"DNSKEY set {result.verdict}")
+                if result.ok:
+                    return self._secure(zone, dnskey, result.ttl)
+                if not keys:
+                    return _entry_from_verdict(zone, result.security, result.verdict.reason)
+        result = verify_dnskey_rrset(dnskey, keys, now, budget, self.policy)
+        trace.add(str(zone), f"DNSKEY set checked against the trust anchor keys: "
+                             f"{result.verdict}")
+        if result.ok:
+            return self._secure(zone, dnskey, result.ttl)
+        return _entry_from_verdict(zone, result.security, result.verdict.reason)
+
+    def _secure(self, zone: Name, dnskey: RRset, ttl: int) -> KeyEntry:
+        keys = list(dnskey.rdatas)
+        return KeyEntry(zone, Security.SECURE, KeySet(zone, keys), tuple(keys), ttl=ttl,
+                        tags=_tags(keys))
+
+    # ------------------------------------------------------------------ walk
+    async def _walk(self, entry: KeyEntry, zone: Name, fetch: Fetch, budget: Budget,
+                    trace: Trace) -> KeyEntry:
+        cur = entry
+        depth = len(cur.zone) + 1
+        steps = 0
+        while depth <= len(zone):
+            steps += 1
+            if steps > _MAX_WALK:
+                return KeyEntry.bogus(zone, Problem.CHAIN_BROKEN, "chain of trust too long")
+            child = zone.ancestor(depth)
+            cached = self.cache.get(child)
+            if cached is not None:
+                cur = cached
+                if not cur.secure:
+                    return cur
+                depth += 1
+                continue
+            nxt = await self._step(cur, child, fetch, budget, trace)
+            if nxt is None:        # not a zone cut: keep the current keys
+                depth += 1
+                continue
+            self.cache.put(nxt)
+            if not nxt.secure:
+                return nxt
+            cur = nxt
+            depth += 1
+        return cur
+
+    async def _step(self, parent: KeyEntry, child: Name, fetch: Fetch, budget: Budget,
+                    trace: Trace) -> KeyEntry | None:
+        """DS for *child* from the parent side; the child's keys when it is a secure
+        cut, an insecure/bogus entry, or None when *child* is not a zone cut."""
+        zone = parent.zone
+        assert parent.keys is not None
+        try:
+            result = await fetch(child, RRType.DS)
+        except ResolveError as exc:
+            trace.add(str(zone), f"DS query for {child} failed: {exc.text}")
+            return KeyEntry.bogus(child, Problem.DNSKEY_MISSING, f"DS for {child}: {exc.text}")
+        ds = final_rrset(result, child, RRType.DS)
+        if ds is not None:
+            verdict = verify_rrset(ds, parent.keys, zone, self.now(), budget, self.policy)
+            trace.add(str(zone), f"DS {child}: " + ", ".join(
+                _ds_text(d) for d in ds.rdatas) + f"; signed by {zone}: {verdict.verdict}")
+            if not verdict.ok:
+                return _entry_from_verdict(child, verdict.security, verdict.verdict.reason)
+            return await self._child_keys(child, ds, fetch, budget, trace)
+        if result.answer:   # a CNAME (or other data) at the name: not a zone cut
+            trace.add(str(zone), f"{child} is an alias, not a zone cut")
+            return None
+        return self._no_ds(parent, child, result, budget, trace)
+
+    def _no_ds(self, parent: KeyEntry, child: Name, result: IterResult, budget: Budget,
+               trace: Trace) -> KeyEntry | None:
+        zone = parent.zone
+        assert parent.keys is not None
+        if result.neg_zone is not None and result.neg_zone == child:
+            return KeyEntry.bogus(child, Problem.CHAIN_BROKEN,
+                                  f"the DS denial for {child} came from the child zone")
+        proofs = []
+        for rrset in result.proofs:
+            check = verify_rrset(rrset, parent.keys, zone, self.now(), budget, self.policy)
+            if check.ok:
+                proofs.append(rrset)
+        if result.rcode == Rcode.NXDOMAIN:
+            denial = prove_denial(DenialKind.NXDOMAIN, child, RRType.DS, zone, proofs,
+                                  self.limits, budget)
+            trace.add(str(zone), f"{child} does not exist: {denial.verdict}")
+            if denial.verdict.security == Security.BOGUS:
+                return _entry_from_verdict(child, Security.BOGUS, denial.verdict.reason)
+            return None
+        denial = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
+                              self.limits, budget)
+        for step in denial.steps:
+            trace.add(str(zone), step)
+        security = denial.verdict.security
+        if security == Security.BOGUS:
+            return _entry_from_verdict(child, security, denial.verdict.reason)
+        if security == Security.INSECURE:
+            return _entry_from_verdict(child, security, denial.verdict.reason)
+        if denial.kind == DenialKind.NODATA and self._delegation(child, zone, proofs):
+            trace.add(str(zone), f"{child} is delegated without DS: insecure below")
+            return KeyEntry.insecure(child, Problem.NO_DS, f"{child}: no DS at {zone}")
+        return None
+
+    def _delegation(self, child: Name, zone: Name, proofs: list[RRset]) -> bool:
+        """Whether the record that matched *child* shows the NS bit (a zone cut)."""
+        for rrset in proofs:
+            if rrset.rtype == RRType.NSEC and rrset.name == child:
+                value = rd.decode(RRType.NSEC, rrset.rdatas[0])
+                assert isinstance(value, rd.NSEC)
+                return RRType.NS in value.types
+        for rrset in proofs:
+            if rrset.rtype != RRType.NSEC3:
+                continue
+            value3 = rd.decode(RRType.NSEC3, rrset.rdatas[0])
+            assert isinstance(value3, rd.NSEC3)
+            digest = nsec3_hash(child, value3.salt, value3.iterations)
+            label = rd.b32hex_encode(digest).encode("ascii")
+            for other in proofs:
+                if other.rtype == RRType.NSEC3 and other.name.labels[0].lower() == label \
+                        and other.name.parent() == zone:
+                    match = rd.decode(RRType.NSEC3, other.rdatas[0])
+                    assert isinstance(match, rd.NSEC3)
+                    return RRType.NS in match.types
+            return False
+        return False
+
+    async def _child_keys(self, child: Name, ds: RRset, fetch: Fetch, budget: Budget,
+                          trace: Trace) -> KeyEntry:
+        dnskey = await self._fetch_rrset(child, RRType.DNSKEY, fetch, trace)
+        if dnskey is None:
+            return KeyEntry.bogus(child, Problem.DNSKEY_MISSING, f"{child}: no DNSKEY set")
+        match = match_ds(child, ds.rdatas, dnskey.rdatas, self.policy, self.limits)
+        if not match.ok:
+            trace.add(str(child), f"DS against DNSKEY set: {match.verdict}")
+            return _entry_from_verdict(child, match.verdict.security, match.verdict.reason)
+        result = verify_dnskey_rrset(dnskey, match, self.now(), budget, self.policy)
+        trace.add(str(child), "DNSKEY " + ", ".join(
+            f"{key_tag(k)}/{k[3]}" for k in match.keys) +
+            f" matches the DS; DNSKEY set self-signed: {result.verdict}")
+        if not result.ok:
+            return _entry_from_verdict(child, result.security, result.verdict.reason)
+        return self._secure(child, dnskey, result.ttl)
+
+    async def _fetch_rrset(self, name: Name, rtype: int, fetch: Fetch,
+                           trace: Trace) -> RRset | None:
+        try:
+            result = await fetch(name, rtype)
+        except ResolveError as exc:
+            trace.add(str(name), f"{type_to_text(rtype)} query failed: {exc.text}")
+            return None
+        return final_rrset(result, name, rtype)
+
+
+def _ds_text(data: bytes) -> str:
+    try:
+        value = rd.decode(RRType.DS, data)
+    except rd.RdataError:
+        return "(malformed DS)"
+    assert isinstance(value, rd.DS)
+    return f"{value.key_tag}/{value.algorithm}/{value.digest_type}"
+
+
+def _entry_from_verdict(zone: Name, security: Security, reason: Reason | None) -> KeyEntry:
+    problem = reason.problem if reason is not None else Problem.CHAIN_BROKEN
+    detail = reason.detail if reason is not None else ""
+    if security == Security.INSECURE:
+        return KeyEntry.insecure(zone, problem, detail)
+    return KeyEntry.bogus(zone, problem, detail)
+
+
+def _describe(entry: KeyEntry) -> str:
+    if entry.secure:
+        return "keys " + ", ".join(f"{t}/{a}" for t, a in entry.tags) + ": secure"
+    return f"{entry.security.label}: {entry.reason}"

@@ -1,0 +1,72 @@
+"""The key cache (as Unbound's val_kcache): per zone, a validated DNSKEY set, a
+"proven insecure" (null) entry, or a "bogus, with reason" entry. Null and bogus
+entries live briefly (60 s); bogus ones back off when they keep failing (RFC 9520)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..cache.store import LruStore
+from ..dnssec.status import Problem, Reason, Security
+from ..dnssec.verify import KeySet
+from ..wire.name import Name
+
+NULL_KEY_TTL = 60
+BOGUS_KEY_TTL = 60
+BOGUS_BACKOFF_MAX = 900
+
+
+@dataclass(slots=True)
+class KeyEntry:
+    zone: Name
+    security: Security                    # SECURE: keys usable; INSECURE; BOGUS
+    keys: KeySet | None = None
+    dnskeys: tuple[bytes, ...] = ()
+    reason: Reason | None = None
+    ttl: int = 0
+    tags: tuple[tuple[int, int], ...] = ()   # (key tag, algorithm) of the keys, for traces
+    failures: int = field(default=0)
+
+    @property
+    def secure(self) -> bool:
+        return self.security == Security.SECURE
+
+    @classmethod
+    def insecure(cls, zone: Name, problem: Problem, detail: str = "") -> KeyEntry:
+        return cls(zone, Security.INSECURE, reason=Reason(problem, detail), ttl=NULL_KEY_TTL)
+
+    @classmethod
+    def bogus(cls, zone: Name, problem: Problem, detail: str = "") -> KeyEntry:
+        return cls(zone, Security.BOGUS, reason=Reason(problem, detail), ttl=BOGUS_KEY_TTL)
+
+
+class KeyCache:
+    def __init__(self, now: Callable[[], float], max_bytes: int = 4 << 20) -> None:
+        self.now = now
+        self.store: LruStore[bytes, KeyEntry] = LruStore(max_bytes, now)
+        self._failures: dict[bytes, int] = {}
+
+    def get(self, zone: Name) -> KeyEntry | None:
+        return self.store.get(zone.key)
+
+    def put(self, entry: KeyEntry) -> None:
+        ttl = entry.ttl
+        if entry.security == Security.BOGUS:
+            count = self._failures.get(entry.zone.key, 0) + 1
+            self._failures[entry.zone.key] = count
+            if len(self._failures) > 10000:
+                self._failures.clear()
+            ttl = min(BOGUS_BACKOFF_MAX, BOGUS_KEY_TTL * (2 ** min(count - 1, 4)))
+        else:
+            self._failures.pop(entry.zone.key, None)
+        if ttl <= 0:
+            return
+        size = 200 + sum(len(k) for k in entry.dnskeys)
+        self.store.put(entry.zone.key, entry, self.now() + ttl, size)
+
+    def clear(self) -> None:
+        self.store.clear()
+
+    def __len__(self) -> int:
+        return len(self.store)
