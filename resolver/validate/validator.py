@@ -214,6 +214,7 @@ def _combine(parts: list[Part]) -> Outcome:
     reason = weakest.verdict.reason
     if reason is not None and reason.ede is not None and (
             weakest.verdict.security == Security.BOGUS or reason.problem in _INSECURE_EDE):
-        zone = f"{weakest.zone}: " if weakest.zone is not None else ""
-        outcome.ede.append((reason.ede, f"{zone}{reason}"))
+        where = f" in {weakest.zone}" if weakest.zone is not None else ""
+        detail = f": {reason.detail}" if reason.detail else ""
+        outcome.ede.append((reason.ede, f"{reason.problem.text}{where}{detail}"))
     return outcome

@@ -193,8 +193,9 @@ class Message:
         return self.answer, self.authority, self.additional
 
     # output
-    def to_wire(self, max_size: int | None = None) -> bytes:
-        return build(self, max_size)
+    def to_wire(self, max_size: int | None = None,
+                ttl_offsets: list[int] | None = None) -> bytes:
+        return build(self, max_size, ttl_offsets)
 
     def to_text(self) -> str:
         flags = " ".join(n for n, bit in (("qr", QR), ("aa", AA), ("tc", TC), ("rd", RD),

@@ -1,0 +1,1 @@
+"""One module per ``python -m resolver`` command; each exposes ``add_parser(sub)``."""

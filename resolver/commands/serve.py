@@ -1,0 +1,115 @@
+"""``serve``: run the resolver on the local DNS port."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, Settings, parse_listen
+
+log = logging.getLogger(__name__)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the config file (if any), overridden by command-line flags."""
+    from ..configfile import load
+
+    settings = load(args.config) if getattr(args, "config", None) else Settings()
+    if getattr(args, "listen", None):
+        settings.listen = [parse_listen(x) for x in args.listen]
+    if getattr(args, "root_hints", None):
+        settings.root_hints = args.root_hints
+    if getattr(args, "trust_anchor", None):
+        settings.trust_anchors = list(args.trust_anchor)
+    if getattr(args, "no_validate", False):
+        settings.validate = False
+    if getattr(args, "allow_loopback_upstream", False):
+        settings.allow_loopback_upstream = True
+    if getattr(args, "upstream_port", None):
+        settings.upstream_port = args.upstream_port
+    if getattr(args, "nodefault", None):
+        settings.nodefault = settings.nodefault + list(args.nodefault)
+    if getattr(args, "no_qname_minimisation", False):
+        settings.qname_minimisation = False
+    if getattr(args, "cache_size", None):
+        settings.cache_size_mb = args.cache_size
+    if getattr(args, "no_ipv6_upstream", False):
+        settings.ipv6_upstream = False
+    return settings
+
+
+def add_resolver_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="TOML configuration file")
+    p.add_argument("--root-hints", type=Path, help="named.root-style hints (default: IANA)")
+    p.add_argument("--trust-anchor", type=Path, action="append", metavar="FILE",
+                   help="DS or DNSKEY anchor file (repeatable; default: trust_anchors/)")
+    p.add_argument("--no-validate", action="store_true", help="do not validate (no AD ever)")
+    p.add_argument("--allow-loopback-upstream", action="store_true",
+                   help="allow name servers on 127.0.0.0/8 and ::1")
+    p.add_argument("--upstream-port", type=int, help="send every upstream query to this port")
+    p.add_argument("--nodefault", action="append", metavar="ZONE",
+                   help="do not answer this special-use zone locally (repeatable)")
+    p.add_argument("--no-qname-minimisation", action="store_true",
+                   help="send full query names upstream")
+    p.add_argument("--no-ipv6-upstream", action="store_true", help="IPv4 upstream only")
+    p.add_argument("--cache-size", type=float, metavar="MB", help="cache memory (default 64)")
+
+
+async def _serve(settings: Settings) -> int:
+    from ..server.listener import DnsServer
+    from ..service import Resolver
+
+    resolver = Resolver(settings)
+    server = DnsServer(resolver, settings)
+    try:
+        await server.start()
+    except OSError as exc:
+        print(f"serve: cannot listen: {exc}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    where = ", ".join(f"{h}:{p}" for h, p in server.bound)
+    mode = "validating" if settings.validate else "NOT validating"
+    log.warning("resolver ready on %s (%s, %d trust anchors)", where, mode,
+                len(resolver.anchors))
+    print(f"resolver ready on {where} ({mode})", flush=True)
+    await stop.wait()
+    log.warning("stopping: finishing queries in flight")
+    await server.stop()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from_args(args)
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - optional speed-up
+        runner = asyncio.run
+    try:
+        result: int = runner(_serve(settings))
+    except (ValueError, OSError) as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the validating resolver",
+                       description="Serve DNS on the local port (127.0.0.1 and ::1, port 53 "
+                                   "by default), resolving from the root and validating.")
+    p.add_argument("--listen", action="append", metavar="ADDR:PORT",
+                   help="address to listen on (repeatable)")
+    add_resolver_options(p)
+    p.set_defaults(func=run)

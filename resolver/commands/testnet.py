@@ -1,0 +1,59 @@
+"""``testnet``: serve a signed test hierarchy on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import tempfile
+
+    from ..testnet.hierarchy import build
+    from ..testnet.network import TestNetwork
+
+    try:
+        if args.map:
+            network = TestNetwork.from_map(args.map, args.zone_dir, args.port)
+        else:
+            zones_dir = args.zones_dir or Path("zones")
+            network = build(zones_dir, port=args.port).network
+    except (OSError, ValueError) as exc:
+        print(f"testnet: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or Path(tempfile.mkdtemp(prefix="resolver-testnet-"))
+
+    async def run() -> None:
+        await network.start()
+        paths = network.write_outputs(out)
+        print(f"test network: {len(network.zones)} zones on "
+              f"{', '.join(sorted(network.servers))} port {network.port}", flush=True)
+        print(f"root hints: {paths['hints']}  trust anchor: {paths['ds']} "
+              f"(DNSKEY form: {paths['key']})", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await network.stop()
+
+    logging.getLogger("resolver.testnet.server").setLevel(logging.INFO)
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    tn = sub.add_parser("testnet", help="serve a signed test hierarchy on loopback",
+                        description="Serve zones/ (signed at start) or the zone files of a "
+                                    "map (as they are) on 127.0.0.x addresses.")
+    tn.add_argument("zones_dir", nargs="?", type=Path, help="hierarchy folder (default zones/)")
+    tn.add_argument("--map", type=Path, help="a 'zone address file' map (served as is)")
+    tn.add_argument("--zone-dir", type=Path, help="where the map's files are")
+    tn.add_argument("--port", type=int, default=0, help="port for every server (default: random)")
+    tn.add_argument("--out", type=Path, help="where to write root.hints, root.ds, root.key")
+    tn.set_defaults(func=run)

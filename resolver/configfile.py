@@ -1,0 +1,112 @@
+"""The TOML configuration file: every ``serve`` option has a key; unknown keys and
+bad values are rejected with a message naming the key.
+
+Example (see ``contrib/resolver.toml``)::
+
+    listen = ["127.0.0.1:53", "[::1]:53"]
+    validate = true
+    cache-size-mb = 64
+    nodefault = ["test."]
+    [limits]
+    upstream-queries = 200
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, IterLimits, Settings, parse_listen
+
+_PATH_KEYS = {"root-hints"}
+_PATH_LIST_KEYS = {"trust-anchors"}
+
+
+def _attr(key: str) -> str:
+    return key.replace("-", "_")
+
+
+def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
+    if isinstance(value, bool) and expected in (int, float, (int, float)):
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if not isinstance(value, expected):
+        names = expected.__name__ if isinstance(expected, type) else " or ".join(
+            t.__name__ for t in expected)
+        raise ConfigError(f"{key}: expected {names}, got {type(value).__name__} {value!r}")
+
+
+def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> Settings:
+    """Apply a parsed TOML document to *settings* (modified in place and returned)."""
+    simple = {f.name: f for f in fields(Settings)}
+    for key, value in data.items():
+        where = f"{source}: {key}"
+        if key == "limits":
+            _check_type(where, value, dict)
+            _apply_limits(settings.iter_limits, value, source)
+            continue
+        if key == "listen":
+            _check_type(where, value, list)
+            settings.listen = [parse_listen(str(v)) for v in value]
+            continue
+        if key == "negative-trust-anchors":
+            _check_type(where, value, list)
+            settings.negative_anchors = []
+            for item in value:
+                _check_type(where, item, dict)
+                zone = item.get("zone")
+                until = item.get("until")
+                if not isinstance(zone, str) or not isinstance(until, (int, float)):
+                    raise ConfigError(f"{where}: each entry needs zone (string) and until "
+                                      "(seconds since the epoch)")
+                settings.negative_anchors.append((zone, float(until)))
+            continue
+        attr = _attr(key)
+        if attr not in simple or attr in ("iter_limits", "validation_limits"):
+            raise ConfigError(f"{where}: unknown key")
+        current = getattr(settings, attr)
+        if key in _PATH_KEYS:
+            _check_type(where, value, str)
+            setattr(settings, attr, Path(value))
+        elif key in _PATH_LIST_KEYS:
+            _check_type(where, value, list)
+            setattr(settings, attr, [Path(str(v)) for v in value])
+        elif isinstance(current, bool):
+            _check_type(where, value, bool)
+            setattr(settings, attr, value)
+        elif isinstance(current, (int, float)):
+            _check_type(where, value, (int, float))
+            if value < 0:
+                raise ConfigError(f"{where}: must not be negative")
+            setattr(settings, attr, type(current)(value))
+        elif isinstance(current, list):
+            _check_type(where, value, list)
+            setattr(settings, attr, [str(v) for v in value])
+        else:
+            raise ConfigError(f"{where}: cannot be set from a file")
+    return settings
+
+
+def _apply_limits(limits: IterLimits, data: dict[str, Any], source: str) -> None:
+    names = {f.name for f in fields(IterLimits)}
+    for key, value in data.items():
+        attr = _attr(key)
+        where = f"{source}: limits.{key}"
+        if attr not in names:
+            raise ConfigError(f"{where}: unknown key")
+        _check_type(where, value, (int, float))
+        if value <= 0:
+            raise ConfigError(f"{where}: must be positive")
+        current = getattr(limits, attr)
+        setattr(limits, attr, type(current)(value))
+
+
+def load(path: Path, settings: Settings | None = None) -> Settings:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return apply(settings or Settings(), data, str(path))

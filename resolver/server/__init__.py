@@ -1,0 +1,1 @@
+"""The local DNS port: UDP and TCP listeners and response building."""

@@ -1,0 +1,300 @@
+"""The DNS port: asyncio UDP and TCP listeners (RFC 1035 s4.2, RFC 7766).
+
+A UDP query that hits the answer cache is answered without parsing (the fast path);
+everything else is parsed, checked and handed to the resolver service. TCP carries
+pipelined queries answered out of order, with an idle timeout that shrinks as the
+connection table fills, a connection cap, and reading paused while a client does
+not drain its replies. Clients outside the access list get REFUSED with EDE 18.
+No input ends the server: every failure is confined to one query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import struct
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, cast
+
+from ..answer import Answer
+from ..cache.messages import QueryKey, query_key
+from ..config import Settings
+from ..dnssec.status import Security
+from ..service import Resolver
+from ..wire import message as wm
+from ..wire.message import FormError, Message
+from ..wire.types import CD, QR, RD, Opcode, Rcode, RRType
+from .respond import build_response, error_response
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 2000                 # queries being resolved at once (all clients)
+TCP_WRITE_HIGH = 256 * 1024        # pause reading above this many unsent bytes
+_HEADER = struct.Struct("!HHHHHH")
+
+
+@dataclass(slots=True)
+class ServerStats:
+    udp: int = 0
+    tcp: int = 0
+    fast_hits: int = 0
+    formerr: int = 0
+    refused: int = 0
+    dropped: int = 0
+    tcp_connections: int = 0
+    pending: int = 0
+
+
+class DnsServer:
+    def __init__(self, resolver: Resolver, settings: Settings) -> None:
+        self.resolver = resolver
+        self.settings = settings
+        self.messages = resolver.messages
+        self.acl = [ipaddress.ip_network(n, strict=False) for n in settings.allow_clients]
+        self.stats = ServerStats()
+        self.bound: list[tuple[str, int]] = []
+        self._udp: list[asyncio.DatagramTransport] = []
+        self._tcp: list[asyncio.base_events.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._edns = settings.edns_size
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for host, port in self.settings.listen:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(host, port), family=family)
+            udp = transport
+            self._udp.append(udp)
+            actual = udp.get_extra_info("sockname")[1]
+            server = await asyncio.start_server(self._serve_tcp, host, actual, family=family,
+                                                reuse_address=True, backlog=128)
+            self._tcp.append(server)
+            self.bound.append((host, actual))
+
+    async def stop(self, grace: float = 2.0) -> None:
+        for udp in self._udp:
+            udp.close()
+        for tcp in self._tcp:
+            tcp.close()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        for task in list(self._tasks):
+            task.cancel()
+        for tcp in self._tcp:
+            await tcp.wait_closed()
+        self._udp.clear()
+        self._tcp.clear()
+
+    def allowed(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.acl)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ answering
+    def udp_limit(self, query: Message) -> int:
+        if query.edns is None:
+            return 512
+        return max(512, min(query.edns.payload, self._edns))
+
+    async def answer(self, data: bytes, client: str, transport: str,
+                     qk: QueryKey | None) -> bytes | None:
+        """The reply to one raw query (None: drop it)."""
+        try:
+            query = wm.parse(data)
+        except FormError:
+            self.stats.formerr += 1
+            return _formerr(data)
+        if query.flags & QR:
+            return None
+        if not self.allowed(client):
+            self.stats.refused += 1
+            return error_response(query, Rcode.REFUSED, (18, "query from a client outside "
+                                                                "the access list"))
+        if query.opcode != Opcode.QUERY:
+            return error_response(query, Rcode.NOTIMP)
+        if len(query.question) != 1 or query.answer or query.authority:
+            return error_response(query, Rcode.FORMERR)
+        if query.edns is not None and query.edns.version != 0:
+            return error_response(query, Rcode.BADVERS)
+        q = query.question[0]
+        limit = self.udp_limit(query) if transport == "udp" else 65535
+        if q.qtype in (RRType.AXFR, RRType.IXFR, RRType.OPT, RRType.TSIG, RRType.TKEY,
+                       RRType.MAILA, RRType.MAILB):
+            return error_response(query, Rcode.REFUSED if q.qtype in (RRType.AXFR, RRType.IXFR)
+                                  else Rcode.FORMERR)
+        if q.qtype == RRType.ANY:
+            return build_response(query, _minimal_any(q.name), max_size=limit)
+        if not query.flags & RD:
+            return self._cache_only(data, query, qk, limit)
+        self.stats.pending += 1
+        try:
+            answer = await self.resolver.resolve(q.name, q.qtype, q.qclass,
+                                                 cd=bool(query.flags & CD))
+        finally:
+            self.stats.pending -= 1
+        offsets: list[int] = []
+        full = build_response(query, answer, max_size=None, ttl_offsets=offsets)
+        if qk is not None and answer.ttl > 0:
+            ttls = [struct.unpack_from("!I", full, off)[0] for off in offsets]
+            self.messages.put(qk.key, full, offsets, ttls, answer.ttl)
+        if len(full) <= limit:
+            return full
+        return build_response(query, answer, max_size=limit)
+
+    def _cache_only(self, data: bytes, query: Message, qk: QueryKey | None,
+                    limit: int) -> bytes:
+        """RD=0: answer from the cache or decline (no recursion on the client's behalf)."""
+        if qk is not None:
+            rd_key = QueryKey(qk.key[:-1] + bytes((qk.key[-1] | 0x01,)), qk.qend, qk.payload,
+                              qk.has_edns)
+            hit = self.messages.answer(data, rd_key, limit)
+            if hit is not None:
+                buf = bytearray(hit)
+                buf[2] &= ~0x01
+                return bytes(buf)
+        return error_response(query, Rcode.REFUSED, (20, "not in the cache, and recursion "
+                                                         "was not requested"))
+
+    # ------------------------------------------------------------------ UDP
+    def datagram(self, data: bytes, addr: tuple[str, int], send: asyncio.DatagramTransport) -> None:
+        self.stats.udp += 1
+        qk = query_key(data)
+        if qk is not None and qk.key[-1] & 0x01 and self.allowed(addr[0]):
+            limit = max(512, min(qk.payload, self._edns)) if qk.has_edns else 512
+            hit = self.messages.answer(data, qk, limit)
+            if hit is not None:
+                self.stats.fast_hits += 1
+                send.sendto(hit, addr)
+                return
+        if self.stats.pending >= MAX_PENDING:
+            self.stats.dropped += 1
+            return
+        self._spawn(self._udp_slow(data, addr, send, qk))
+
+    async def _udp_slow(self, data: bytes, addr: tuple[str, int],
+                        send: asyncio.DatagramTransport, qk: QueryKey | None) -> None:
+        try:
+            reply = await self.answer(data, addr[0], "udp", qk)
+        except Exception:   # never let one query take the server down
+            log.exception("internal error answering a query from %s", addr[0])
+            reply = _servfail(data)
+        if reply is not None and not send.is_closing():
+            send.sendto(reply, addr)
+
+    # ------------------------------------------------------------------ TCP
+    def _idle_timeout(self) -> float:
+        used = self.stats.tcp_connections / max(1, self.settings.tcp_max_connections)
+        base = self.settings.tcp_idle_timeout
+        if used < 0.5:
+            return base
+        if used < 0.8:
+            return max(0.2, base / 10)
+        return 0.2
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        client = peer[0] if peer else ""
+        if self.stats.tcp_connections >= self.settings.tcp_max_connections:
+            writer.close()
+            return
+        self.stats.tcp_connections += 1
+        inflight: set[asyncio.Task[None]] = set()
+        lock = asyncio.Lock()
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(2), self._idle_timeout())
+                    length = struct.unpack("!H", head)[0]
+                    data = await asyncio.wait_for(reader.readexactly(length),
+                                                  self._idle_timeout())
+                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+                    break
+                self.stats.tcp += 1
+                while len(inflight) >= self.settings.tcp_max_pipeline:
+                    await asyncio.wait(list(inflight), return_when=asyncio.FIRST_COMPLETED)
+                task = asyncio.ensure_future(self._tcp_one(data, client, writer, lock))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+                transport = writer.transport
+                if transport.get_write_buffer_size() > TCP_WRITE_HIGH:
+                    try:
+                        await asyncio.wait_for(writer.drain(), self._idle_timeout())
+                    except (TimeoutError, ConnectionError):
+                        break   # a client that does not read its replies is dropped
+        finally:
+            if inflight:
+                await asyncio.wait(list(inflight), timeout=2.0)
+            self.stats.tcp_connections -= 1
+            writer.close()
+
+    async def _tcp_one(self, data: bytes, client: str, writer: asyncio.StreamWriter,
+                       lock: asyncio.Lock) -> None:
+        qk = query_key(data)
+        reply: bytes | None = None
+        if qk is not None and qk.key[-1] & 0x01 and self.allowed(client):
+            reply = self.messages.answer(data, qk, 65535)
+        if reply is None:
+            try:
+                reply = await self.answer(data, client, "tcp", qk)
+            except Exception:
+                log.exception("internal error answering a TCP query from %s", client)
+                reply = _servfail(data)
+        if reply is None or writer.is_closing():
+            return
+        async with lock:
+            writer.write(struct.pack("!H", len(reply)) + reply)
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: DnsServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        if self.transport is not None:
+            self.server.datagram(data, (str(addr[0]), int(cast(int, addr[1]))), self.transport)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+def _minimal_any(name: object) -> Answer:
+    """RFC 8482 s4.2: answer ANY with one synthesized HINFO."""
+    from ..wire.name import Name
+    from ..wire.rrset import RRset
+    assert isinstance(name, Name)
+    hinfo = RRset(name, RRType.HINFO, 1, 3789, [b"\x07RFC8482\x00"])
+    return Answer(name, RRType.ANY, answer=[hinfo], security=Security.INSECURE, ttl=0)
+
+
+def _formerr(data: bytes) -> bytes | None:
+    if len(data) < 12 or data[2] & 0x80:
+        return None
+    flags = QR | (struct.unpack_from("!H", data, 2)[0] & 0x7900) | Rcode.FORMERR
+    return _HEADER.pack(struct.unpack_from("!H", data)[0], flags, 0, 0, 0, 0)
+
+
+def _servfail(data: bytes) -> bytes | None:
+    try:
+        query = wm.parse(data)
+    except FormError:
+        return None
+    return error_response(query, Rcode.SERVFAIL)
