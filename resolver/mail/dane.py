@@ -18,6 +18,7 @@ PKIX-TA(0) on a path validated against the trust store.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import enum
 import ipaddress
@@ -289,39 +290,79 @@ def _dns_anchor(record: rd.TLSA) -> x509.Certificate | CertificatePublicKeyTypes
     return xu.load_spki(record.data)
 
 
-def _ta_candidates(records: Sequence[rd.TLSA],
-                   chain: Sequence[x509.Certificate]) -> list[_TaCandidate]:
-    """DANE-TA(2) trust anchors: a presented certificate at depth >= 1 that a record
-    matches, else for Full(0) records the DNS-supplied certificate or key that issued a
-    presented certificate (RFC 7671 s5.2.2, s5.2.3). Shallowest first."""
+MAX_PATH_DEPTH = 16
+
+
+def build_path(chain: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The issuer path from the leaf through the presented certificates, whatever their
+    order (TLS 1.3, RFC 8446 s4.4.2, lets servers send extras and any order): each step
+    takes the first presented certificate that issued the current one, and it stops at
+    a self-signed certificate or when no issuer was sent. Depths count along this path,
+    as OpenSSL counts them along the chain it builds."""
+    path = [chain[0]]
+    pool = list(chain[1:])
+    while len(path) < MAX_PATH_DEPTH:
+        current = path[-1]
+        if current.issuer == current.subject and xu.issued_by(current, current):
+            break
+        issuer = next((c for c in pool if c not in path and xu.issued_by(current, c)), None)
+        if issuer is None:
+            break
+        path.append(issuer)
+    return path
+
+
+def _ta_candidates(records: Sequence[rd.TLSA], chain: Sequence[x509.Certificate],
+                   path: Sequence[x509.Certificate]
+                   ) -> tuple[list[_TaCandidate], list[tuple[int, rd.TLSA]]]:
+    """DANE-TA(2) trust anchors (RFC 7671 s5.2), shallowest first.
+
+    An anchor certificate is a presented certificate (other than the leaf) the record
+    matches, or the certificate of a Full(0) record; it sits at depth d when it is on the
+    path there, or at d + 1 when it issued the path's certificate at depth d (so a
+    DNS-only or cross-signed anchor works, RFC 7671 s5.2.2). A Full(0) SPKI record with no
+    presented certificate is a bare key: the depth is that of the certificate it signed
+    (RFC 7671 s5.2.3; OpenSSL reports it so). Also returned: records that match a
+    presented certificate off the leaf's issuer path, with its position in *chain*.
+    """
+    leaf = chain[0]
     found: list[_TaCandidate] = []
+    orphans: list[tuple[int, rd.TLSA]] = []
     for record in records:
-        in_chain = False
-        for depth in range(1, len(chain)):
-            if record_matches(record, chain[depth]):
-                found.append(_TaCandidate(depth, record, list(chain[:depth]),
-                                          anchor_cert=chain[depth]))
-                in_chain = True
-                break
-        if in_chain:
-            continue
-        anchor = _dns_anchor(record)
-        if anchor is None:
-            continue
-        for depth, cert in enumerate(chain):
-            if isinstance(anchor, x509.Certificate):
-                if xu.issued_by(cert, anchor):
-                    found.append(_TaCandidate(depth + 1, record, list(chain[:depth + 1]),
-                                              anchor_cert=anchor,
-                                              origin="certificate from DNS"))
+        anchors = [c for c in chain if c != leaf and record_matches(record, c)]
+        dns_anchor = _dns_anchor(record)
+        if isinstance(dns_anchor, x509.Certificate) and dns_anchor not in anchors:
+            anchors.append(dns_anchor)
+        best: _TaCandidate | None = None
+        for anchor in anchors:
+            origin = "presented certificate" if anchor in chain else "certificate from DNS"
+            for depth, cert in enumerate(path):
+                cand: _TaCandidate | None = None
+                if cert == anchor:
+                    if depth >= 1:
+                        cand = _TaCandidate(depth, record, list(path[:depth]),
+                                            anchor_cert=anchor, origin=origin)
+                elif xu.issued_by(cert, anchor):
+                    cand = _TaCandidate(depth + 1, record, list(path[:depth + 1]),
+                                        anchor_cert=anchor, origin=origin)
+                if cand is not None:
+                    if best is None or cand.depth < best.depth:
+                        best = cand
                     break
-            elif xu.signed_by_key(cert, anchor):
-                found.append(_TaCandidate(depth, record, list(chain[:depth + 1]),
-                                          anchor_key=anchor,
-                                          origin="public key from DNS, signer of"))
-                break
+        if best is None and dns_anchor is not None \
+                and not isinstance(dns_anchor, x509.Certificate):
+            for depth, cert in enumerate(path):
+                if xu.signed_by_key(cert, dns_anchor):
+                    best = _TaCandidate(depth, record, list(path[:depth + 1]),
+                                        anchor_key=dns_anchor,
+                                        origin="public key from DNS, signer of")
+                    break
+        if best is not None:
+            found.append(best)
+        elif anchors and anchors[0] in chain:
+            orphans.append((list(chain).index(anchors[0]), record))
     found.sort(key=lambda c: c.depth)
-    return found
+    return found, orphans
 
 
 def _check_ta_path(cand: _TaCandidate, now: datetime.datetime,
@@ -421,7 +462,10 @@ def evaluate(records: Iterable[TlsaInput], chain: Sequence[x509.Certificate], *,
                          "DANE-EE(3) leaf match (names and dates not checked)", None, ignored)
 
     # 2. DANE-TA(2): shallowest anchor with a valid path below it (RFC 7671 s5.2).
-    for cand in _ta_candidates(by_usage[DANE_TA], chain):
+    ta_records = by_usage[DANE_TA]
+    path = build_path(chain) if ta_records else [leaf]
+    candidates, orphans = _ta_candidates(ta_records, chain, path)
+    for cand in candidates:
         problem = _check_ta_path(cand, when, purpose)
         if problem is not None:
             fail(problem[0], cand.depth, cand.record, problem[1])
@@ -436,6 +480,10 @@ def evaluate(records: Iterable[TlsaInput], chain: Sequence[x509.Certificate], *,
         return DaneMatch(MatchKind.MATCHED, cand.depth, cand.record,
                          f"DANE-TA(2) trust anchor: {cand.origin} depth {cand.depth}", name,
                          ignored)
+    for position, record in orphans:
+        fail(MatchKind.CHAIN_INVALID, position, record,
+             f"DANE-TA(2) record matches the certificate sent at position {position}, "
+             "which is not an issuer on the leaf's path")
 
     # 3. PKIX-EE(1) / PKIX-TA(0): a path to the trust store first (RFC 6698 s2.1.1).
     pkix = by_usage[PKIX_EE] + by_usage[PKIX_TA]
@@ -716,7 +764,8 @@ async def _host_decision(dns: DnsSource, domain: Name, host: Name, preference: i
     """One MX host (RFC 7672 s2.2). Returns the decision and whether it has definitely
     no address (for the domain's ``no-mail`` verdict)."""
     work = _HostWork(host, preference)
-    family_lookups = [await dns.lookup(host, RRType.A), await dns.lookup(host, RRType.AAAA)]
+    family_lookups = list(await asyncio.gather(dns.lookup(host, RRType.A),
+                                               dns.lookup(host, RRType.AAAA)))
     addresses: list[str] = []
     answered: list[Lookup] = []
     failed_families = False
@@ -764,8 +813,15 @@ async def _host_decision(dns: DnsSource, domain: Name, host: Name, preference: i
     # TLSA: the CNAME-expanded name first, then the original (RFC 7672 s2.2.2).
     bases = [expanded, host] if expanded is not None and expanded != host else [host]
     weakest = Security.SECURE
+    last_owner: Name | None = None
     for base in bases:
-        owner = _tlsa_owner(base, port)
+        try:
+            owner = _tlsa_owner(base, port)
+        except NameError_:
+            work.reasons.append(f"_{port}._tcp.{base} would exceed 255 octets: no TLSA RRset "
+                                "can exist there")
+            continue
+        last_owner = owner
         lk = await dns.lookup(owner, RRType.TLSA)
         work.lookups.append(LookupInfo(lk))
         if _failed(lk):
@@ -801,8 +857,8 @@ async def _host_decision(dns: DnsSource, domain: Name, host: Name, preference: i
         return done(HostVerdict.ENCRYPT, Security.SECURE, tlsa_name=owner,
                     tlsa_base_domain=base, tlsa_security=lk.security, tlsa=tset), False
     work.reasons.append("no secure TLSA RRset: opportunistic TLS (RFC 7672 s2.2)")
-    return done(HostVerdict.MAY, weakest, tlsa_name=_tlsa_owner(bases[-1], port),
-                tlsa_security=weakest), False
+    return done(HostVerdict.MAY, weakest, tlsa_name=last_owner,
+                tlsa_security=weakest if last_owner is not None else None), False
 
 
 def _mx_hosts(lookup: Lookup, reasons: list[str]) -> list[tuple[int, Name]] | None:
@@ -875,12 +931,10 @@ async def smtp_dane(dns: DnsSource, domain: Name | str, port: int = 25) -> SmtpD
         if len(real) != len(parsed):
             reasons.append("'.' MX beside other MX hosts ignored (RFC 7505 s3)")
         hosts = real
-    decisions: list[HostDecision] = []
-    all_no_address = True
-    for pref, host in hosts:
-        decision, no_address = await _host_decision(dns, domain, host, pref, mx_security, port)
-        decisions.append(decision)
-        all_no_address = all_no_address and no_address
+    results = await asyncio.gather(*(_host_decision(dns, domain, host, pref, mx_security, port)
+                                     for pref, host in hosts))
+    decisions = [decision for decision, _ in results]
+    all_no_address = all(no_address for _, no_address in results)
     reachable = [d for d in decisions if d.verdict is not HostVerdict.SKIP_HOST]
     if not reachable:
         if all_no_address:
@@ -897,5 +951,7 @@ async def smtp_dane(dns: DnsSource, domain: Name | str, port: int = 25) -> SmtpD
             reasons.append(f"MX hosts differ; the weakest usable host decides: {weakest.value}")
         else:
             reasons.append(f"every usable MX host: {weakest.value}")
+    log.debug("SMTP DANE for %s port %d: %s (%s)", domain, port, verdict.value,
+              ", ".join(f"{d.host}={d.verdict.value}" for d in decisions))
     return SmtpDaneDecision(domain, port, verdict, mx_security, tuple(reasons), kind, info,
                             tuple(decisions))

@@ -360,7 +360,13 @@ async def _verify_one(dns: DnsSource, fields: list[HeaderField], field: HeaderFi
     if sig.timestamp is not None and sig.timestamp > now + skew:
         return SignatureResult(NEUTRAL, f"signature timestamp in the future (t={sig.timestamp})",
                                **base)
-    lookup: KeyLookup = await get_dkim_key(dns, sig.selector, sig.domain)
+    try:
+        lookup: KeyLookup = await get_dkim_key(dns, sig.selector, sig.domain)
+    except (OSError, TimeoutError) as exc:
+        # a DnsSource should return failures as values; a transport error that
+        # escapes is still only a temporary failure of this one signature
+        log.warning("DKIM key look-up for s=%s d=%s raised %r", sig.selector, sig.domain, exc)
+        return SignatureResult(TEMPERROR, f"key lookup failed: {exc}", **base)
     base["key_security"] = lookup.security
     if lookup.status == KEY_TEMPERROR:
         return SignatureResult(TEMPERROR, lookup.reason, **base)

@@ -30,7 +30,7 @@ from ..wire.name import Name, NameError_
 from ..wire.types import Rcode, RRType
 from .dkim_canon import TagListError, parse_tag_list, split_message
 from .dnsapi import DnsSource, Lookup
-from .psl import Psl, default_psl, domain_text
+from .psl import OrgDomainStrategy, default_psl, domain_text
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ async def _nonexistent(dns: DnsSource, domain: Name) -> tuple[bool | None, Secur
 
 
 async def get_dmarc_policy(dns: DnsSource, from_domain: str | Name, *,
-                           psl: Psl | None = None) -> DmarcPolicyLookup:
+                           psl: OrgDomainStrategy | None = None) -> DmarcPolicyLookup:
     """Discover the DMARC policy for an author domain (RFC 7489 s6.6.3).
 
     Looks up ``_dmarc.<from_domain>``; if no ``v=DMARC1`` record is there, looks up
@@ -411,7 +411,8 @@ class DmarcResult:
         }
 
 
-def aligned(author: str, identifier: str, mode: str, *, psl: Psl | None = None) -> bool:
+def aligned(author: str, identifier: str, mode: str, *,
+            psl: OrgDomainStrategy | None = None) -> bool:
     """Identifier alignment (s3.1.1, s3.1.2): strict = the same name; relaxed = the
     same Organizational Domain. *identifier* may be an address (text after '@')."""
     a = domain_text(author)
@@ -441,7 +442,7 @@ def _lower_policy(policy: str) -> str:
 
 def evaluate(from_domain: str, policy: DmarcPolicyLookup,
              spf_result: tuple[str, str] | None, dkim_results: Iterable[DkimInput], *,
-             pct_roll: float | None = None, psl: Psl | None = None) -> DmarcResult:
+             pct_roll: float | None = None, psl: OrgDomainStrategy | None = None) -> DmarcResult:
     """Apply a discovered policy to authentication results (s6.6.2-s6.6.4).
 
     *spf_result* is ``(result, domain)`` for the SPF check of MAIL FROM (or HELO for
@@ -609,7 +610,7 @@ def _severity(result: DmarcResult) -> tuple[int, int]:
 async def check_message(dns: DnsSource, message: bytes,
                         spf_result: tuple[str, str] | None,
                         dkim_results: Sequence[DkimInput], *, pct_roll: float | None = None,
-                        psl: Psl | None = None) -> DmarcResult:
+                        psl: OrgDomainStrategy | None = None) -> DmarcResult:
     """DMARC for a whole message: From extraction, discovery and evaluation.
 
     RFC 7489 s6.6.1 on author domains, as applied here:

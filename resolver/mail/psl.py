@@ -19,6 +19,7 @@ import logging
 import threading
 from os import PathLike
 from pathlib import Path
+from typing import Protocol
 
 from publicsuffixlist import PublicSuffixList
 
@@ -51,8 +52,15 @@ def domain_text(domain: Name | str) -> str:
     return text
 
 
+class OrgDomainStrategy(Protocol):
+    """Anything that maps a domain to its Organizational Domain. :class:`Psl` is the
+    RFC 7489 s3.2 strategy; a DMARCbis (RFC 9989) DNS tree walk could be another."""
+
+    def org_domain(self, domain: Name | str) -> Name: ...
+
+
 class Psl:
-    """One Public Suffix List snapshot."""
+    """One Public Suffix List snapshot (an :class:`OrgDomainStrategy`)."""
 
     def __init__(self, source: str | bytes | None = None, *, only_icann: bool = False,
                  origin: str = "bundled") -> None:

@@ -222,7 +222,8 @@ class DnsServer:
                     length = struct.unpack("!H", head)[0]
                     data = await asyncio.wait_for(reader.readexactly(length),
                                                   self._idle_timeout())
-                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError,
+                        asyncio.CancelledError):
                     break
                 self.stats.tcp += 1
                 while len(inflight) >= self.settings.tcp_max_pipeline:
