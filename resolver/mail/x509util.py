@@ -15,8 +15,10 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import ssl
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
@@ -371,10 +374,23 @@ def match_email(cert: x509.Certificate, references: Sequence[str]) -> str | None
 # --------------------------------------------------------------------------
 # trust stores and PKIX (RFC 5280 s6) for PKIX-TA(0) / PKIX-EE(1)
 
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
 def load_pem_bundle(path: str | os.PathLike[str]) -> list[x509.Certificate]:
+    """Every certificate of a PEM bundle that parses; the others are skipped with a log
+    line (platform bundles hold a few that newer parsers reject, e.g. negative serials)."""
     with open(path, "rb") as fh:
         data = fh.read()
-    return x509.load_pem_x509_certificates(data)
+    certs: list[x509.Certificate] = []
+    for block in _PEM_BLOCK.findall(data):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            try:
+                certs.append(x509.load_pem_x509_certificate(block))
+            except ValueError as exc:
+                log.info("skipping a certificate in %s: %s", path, exc)
+    return certs
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from resolver.mail import x509util as xu
@@ -168,6 +169,30 @@ def test_dane_ta_wrong_issuer_in_chain(pki: dict[str, Issued]) -> None:
     result = match_chain([tlsa_for(2, 0, 1, pki["stranger"])],
                          chain(pki, "leaf", "stranger"), "mx.example.com", now=NOW)
     assert result.kind is MatchKind.CHAIN_INVALID and result.depth == 1
+
+
+def test_dane_ta_unordered_and_extra_certificates(pki: dict[str, Issued]) -> None:
+    """TLS 1.3 (RFC 8446 s4.4.2): the path is built from what was sent, in any order."""
+    presented = chain(pki, "leaf", "stranger", "root", "inter")
+    root = match_chain([tlsa_for(2, 0, 1, pki["root"])], presented, "mx.example.com", now=NOW)
+    assert root.ok and root.depth == 2
+    inter = match_chain([tlsa_for(2, 1, 2, pki["inter"])], presented, "mx.example.com",
+                        now=NOW)
+    assert inter.ok and inter.depth == 1
+    # a cross-signed copy of the root on the path, the self-signed one only in DNS
+    cross_root = make_cert("Cross Root", ca=True)
+    cross = Issued(x509.CertificateBuilder()
+                   .subject_name(pki["root"].cert.subject)
+                   .issuer_name(cross_root.cert.subject)
+                   .public_key(pki["root"].key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(NOW - DAY).not_valid_after(NOW + DAY)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+                   .sign(cross_root.key, hashes.SHA256()), pki["root"].key)
+    result = match_chain([tlsa_for(2, 0, 0, pki["root"])],
+                         [pki["leaf"].cert, pki["inter"].cert, cross.cert, cross_root.cert],
+                         "mx.example.com", now=NOW)
+    assert result.ok and result.depth == 2
 
 
 def test_dane_ta_intermediate_must_be_ca(pki: dict[str, Issued]) -> None:
@@ -335,3 +360,10 @@ def test_naive_time_is_utc(pki: dict[str, Issued]) -> None:
     result = match_chain([tlsa_for(2, 0, 1, pki["inter"])], chain(pki, "leaf", "inter"),
                          "mx.example.com", now=naive)
     assert result.kind is MatchKind.EXPIRED
+
+
+def test_pkix_default_system_store(pki: dict[str, Issued]) -> None:
+    """trust_store=None means the platform bundle, which does not know our test root."""
+    result = match_chain([tlsa_for(1, 0, 1, pki["leaf"])], chain(pki, "leaf", "inter"),
+                         "mx.example.com", now=NOW)
+    assert result.kind is MatchKind.UNTRUSTED

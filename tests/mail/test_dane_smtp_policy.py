@@ -426,3 +426,14 @@ def test_other_port_and_text_domain() -> None:
     decision = run(dns, "example.com", port=587)
     assert decision.verdict is DomainVerdict.DANE and decision.port == 587
     assert decision.hosts[0].tlsa_name == tlsa_name(MX1, 587)
+
+
+def test_host_name_too_long_for_tlsa() -> None:
+    long_host = Name.from_labels([b"a" * 63, b"b" * 63, b"c" * 63, b"d" * 47, b"example"])
+    dns = StaticDns()
+    dns.add(DOMAIN, RRType.MX, [rd.MX(10, long_host).to_wire()])
+    add_host(dns, long_host)
+    host = run(dns).hosts[0]
+    assert host.verdict is HostVerdict.MAY
+    assert any("255 octets" in r for r in host.reasons)
+    assert not any(rtype == RRType.TLSA for _, rtype in dns.queries)

@@ -258,3 +258,13 @@ def test_dkimpy_rsa_sha1_refused() -> None:
     assert dkimpy.verify(signed, dnsfunc=_dnsfunc(records))   # dkimpy still accepts sha1
     (ours,) = verify(zone(records), signed, None)
     assert ours.result == "policy" and "RFC 8301" in (ours.reason or "")
+
+
+def test_raising_dns_source_gives_temperror() -> None:
+    class Broken(StaticDns):
+        async def lookup(self, qname, rtype):  # type: ignore[no-untyped-def]
+            raise OSError("network unreachable")
+
+    msg = sign_message(SAMPLE, rsa_test_key())
+    (r,) = verify(Broken(), msg)
+    assert r.result == "temperror" and "unreachable" in (r.reason or "")
