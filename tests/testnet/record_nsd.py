@@ -29,15 +29,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdataclass
@@ -169,12 +171,12 @@ def delegations() -> list[tuple[str, str]]:
 # asking
 
 def make_query(qname: str, qtype: str, *, do: bool = True, payload: int = PAYLOAD,
-               edns: bool = True) -> dns.message.QueryMessage:
+               edns: bool = True, msg_id: int | None = None) -> dns.message.QueryMessage:
     """A non-recursive query as a resolver sends it to an authoritative server."""
     if edns:
         return dns.message.make_query(qname, qtype, use_edns=0, want_dnssec=do,
-                                      payload=payload, flags=0)
-    return dns.message.make_query(qname, qtype, use_edns=False, flags=0)
+                                      payload=payload, flags=0, id=msg_id)
+    return dns.message.make_query(qname, qtype, use_edns=False, flags=0, id=msg_id)
 
 
 def ask(address: str, port: int, qname: str, qtype: str, tcp: bool, *, do: bool = True,
@@ -192,17 +194,27 @@ def is_referral(msg: dns.message.Message) -> bool:
             and any(rs.rdtype == dns.rdatatype.NS for rs in msg.authority))
 
 
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a referral walk: the server asked and what it said."""
+
+    server: str
+    reply: dns.message.Message
+
+
 def walk(qname: str, qtype: str, port: int, root: str = "127.0.0.11",
-         depth: int = 0) -> tuple[str, list[str]]:
-    """Follow referrals from *root* like a resolver: (final server, servers asked)."""
+         depth: int = 0) -> list[Hop]:
+    """Follow referrals from *root* like a resolver (UDP, TCP after TC); every hop,
+    the last one being the answer of the server that is authoritative for the name."""
     server = root
-    path = [server]
+    hops: list[Hop] = []
     for _ in range(16):
         msg = ask(server, port, qname, qtype, tcp=False)
         if msg.flags & dns.flags.TC:
             msg = ask(server, port, qname, qtype, tcp=True)
+        hops.append(Hop(server, msg))
         if not is_referral(msg):
-            return server, path
+            return hops
         ns = next(rs for rs in msg.authority if rs.rdtype == dns.rdatatype.NS)
         glue = {rs.name: rs for rs in msg.additional if rs.rdtype == dns.rdatatype.A}
         target = sorted(rd.target for rd in ns)[0]
@@ -211,14 +223,12 @@ def walk(qname: str, qtype: str, port: int, root: str = "127.0.0.11",
         else:  # glueless: resolve the name server's address first
             if depth > 4:
                 raise RuntimeError(f"glueless loop at {target}")
-            host_server, _ = walk(target.to_text(), "A", port, root, depth + 1)
-            reply = ask(host_server, port, target.to_text(), "A", tcp=False)
-            addresses = [rd.address for rs in reply.answer if rs.rdtype == dns.rdatatype.A
-                         for rd in rs]
+            host = walk(target.to_text(), "A", port, root, depth + 1)[-1]
+            addresses = [rd.address for rs in host.reply.answer
+                         if rs.rdtype == dns.rdatatype.A for rd in rs]
             if not addresses:
                 raise RuntimeError(f"no address for the name server {target}")
             server = sorted(addresses)[0]
-        path.append(server)
     raise RuntimeError(f"too many referrals for {qname} {qtype}")
 
 
@@ -266,6 +276,67 @@ def to_json(msg: dns.message.Message) -> dict[str, Any]:
     return out
 
 
+def _rtype_of(line: str) -> tuple[str, str]:
+    """(type, covered type for RRSIG else "") of a presentation line."""
+    parts = line.split()
+    return parts[3], parts[4] if parts[3] == "RRSIG" else ""
+
+
+def _optional_ns(nsd: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """NSD (minimal-responses: no) adds the zone's NS RRset to the AUTHORITY section of
+    positive authoritative answers, and its glue to ADDITIONAL when it fits. Return
+    those AUTHORITY lines (TTL-less) and the owner names of the NS targets."""
+    if "aa" not in nsd["flags"] or not nsd["answer"]:
+        return set(), set()
+    lines = {line for line in nsd["authority"] if "NS" in _rtype_of(line)}
+    targets = {line.split()[-1].lower() for line in lines if _rtype_of(line)[0] == "NS"}
+    return line_set(lines), targets
+
+
+def differences(ours: dict[str, Any], nsd: dict[str, Any],
+                nsd_tcp: dict[str, Any] | None = None) -> list[str]:
+    """How our answer (``to_json`` form) differs from NSD's to the same query.
+
+    Equal: rcode, header flags, EDNS (version, payload, DO echo), and unless the answer
+    is truncated, the ANSWER section and the AUTHORITY section (as TTL-insensitive sets),
+    except the optional NS RRset NSD adds to positive answers. ADDITIONAL is optional
+    data that depends on the space left: ours must be part of what NSD sends over TCP
+    (*nsd_tcp*, which has room for all of it), and hold what NSD sends here, apart from
+    the glue of that optional NS RRset.
+    """
+    out: list[str] = []
+    for key in ("rcode", "flags", "edns"):
+        if ours.get(key) != nsd.get(key):
+            out.append(f"{key}: ours {ours.get(key)}, NSD {nsd.get(key)}")
+    if "tc" in nsd["flags"] or "tc" in ours["flags"]:
+        return out  # a truncated answer is incomplete by definition (RFC 2181 s9)
+    a, b = line_set(ours["answer"]), line_set(nsd["answer"])
+    if a != b:
+        out.append(f"answer: only ours {sorted(a - b)}, only NSD {sorted(b - a)}")
+    optional, targets = _optional_ns(nsd)
+    a, b = line_set(ours["authority"]), line_set(nsd["authority"]) - optional
+    if a != b:
+        out.append(f"authority: only ours {sorted(a - b)}, only NSD {sorted(b - a)}")
+    full = line_set((nsd_tcp or nsd)["additional"]) | line_set(nsd["additional"])
+    here = {line for line in line_set(nsd["additional"]) if line.split()[0] not in targets}
+    a = line_set(ours["additional"])
+    if not a <= full:
+        out.append(f"additional: ours has what NSD never sends {sorted(a - full)}")
+    if not here <= a:
+        out.append(f"additional: NSD has what ours lacks {sorted(here - a)}")
+    return out
+
+
+def tcp_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The TCP answer of a recorded entry (stored as "same" when equal to UDP)."""
+    tcp = entry["udp"] if entry["tcp"] == "same" else entry["tcp"]
+    return cast(dict[str, Any], tcp)
+
+
+def load_answers(path: Path = ANSWERS) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(path.read_text()))
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     kind: str          # "case", "ds" (DS at a delegation) or "referral"
@@ -290,6 +361,103 @@ def all_queries() -> list[Query]:
         out.append(Query("referral", "www." + child, "A", parent,
                          f"referral to {child} from {parent}"))
     return out
+
+
+# --------------------------------------------------------------------------
+# protocol edge cases: raw queries, compared on their header, EDNS and EDE
+
+EDGE_ID = 0x5EED  # fixed, so that a new recording only differs where NSD does
+
+
+def _q(qname: str, qtype: str, **kwargs: Any) -> dns.message.Message:
+    kwargs.setdefault("flags", 0)
+    return dns.message.make_query(qname, qtype, id=EDGE_ID, **kwargs)
+
+
+def _opcode(op: dns.opcode.Opcode) -> bytes:
+    msg = _q("www.test.", "A")
+    msg.set_opcode(op)
+    return msg.to_wire()
+
+
+def _two_questions() -> bytes:
+    msg = _q("www.test.", "A")
+    msg.question.append(dns.rrset.RRset(dns.name.from_text("test."), dns.rdataclass.IN,
+                                        dns.rdatatype.SOA))
+    return msg.to_wire()
+
+
+def _no_question() -> bytes:
+    wire = _r("www.test.", "A")()
+    return wire[:4] + b"\x00\x00" + wire[6:12]
+
+
+def _r(qname: str, qtype: str, **kwargs: Any) -> Callable[[], bytes]:
+    """A resolver-style query (make_query) with the fixed ID, as wire."""
+    return lambda: make_query(qname, qtype, msg_id=EDGE_ID, **kwargs).to_wire()
+
+
+def _p(qname: str, qtype: str, **kwargs: Any) -> Callable[[], bytes]:
+    """A plain dnspython query (no EDNS unless asked for) with the fixed ID, as wire."""
+    return lambda: _q(qname, qtype, **kwargs).to_wire()
+
+
+EDGE_PROBES: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "edns-version-1": ("127.0.0.12", _p("www.test.", "A", use_edns=1)),
+    "opcode-iquery": ("127.0.0.12", lambda: _opcode(dns.opcode.IQUERY)),
+    "opcode-status": ("127.0.0.12", lambda: _opcode(dns.opcode.STATUS)),
+    "question-cut": ("127.0.0.12", lambda: _r("www.test.", "A")()[:17]),
+    "no-question": ("127.0.0.12", _no_question),
+    "two-questions": ("127.0.0.12", _two_questions),
+    "zone-not-served": ("127.0.0.13", _r("www.test.", "A")),
+    "class-chaos": ("127.0.0.12", _p("www.test.", "A", rdclass="CH", use_edns=0)),
+    "class-any": ("127.0.0.12", _p("www.test.", "A", rdclass="ANY", use_edns=0)),
+    "axfr": ("127.0.0.12", _p("test.", "AXFR", use_edns=0)),
+    "ixfr": ("127.0.0.12", _p("test.", "IXFR", use_edns=0)),
+    "rrsig": ("127.0.0.12", _p("www.test.", "RRSIG", want_dnssec=True)),
+    "no-edns-big": ("127.0.0.13", _r("big.rsasha256.test.", "TXT", edns=False)),
+    "edns-512-big": ("127.0.0.13", _r("big.rsasha256.test.", "TXT", payload=512)),
+    "edns-100": ("127.0.0.13", _r("big.rsasha256.test.", "TXT", payload=100)),
+    "rd-set": ("127.0.0.12", _p("www.test.", "A", use_edns=0, flags=0x0100)),
+    "ds-at-root": ("127.0.0.11", _r(".", "DS")),
+    "mixed-case": ("127.0.0.12", _r("WwW.tEsT.", "A")),
+}
+
+
+def udp_raw(address: str, port: int, wire: bytes, timeout: float = 2.0) -> bytes | None:
+    """One datagram exchange from an unconnected socket; None when nothing comes back."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(wire, (address, port))
+        try:
+            return sock.recvfrom(65535)[0]
+        except TimeoutError:
+            return None
+
+
+def summarize(raw: bytes | None) -> dict[str, Any]:
+    """``to_json`` plus what edge cases are judged on: opcode, ID, question, EDE codes."""
+    if raw is None:
+        return {"reply": None}
+    msg = dns.message.from_wire(raw)
+    out = to_json(msg)
+    out.update(opcode=int(msg.opcode()), id=msg.id, size=len(raw),
+               question=[q.to_text() for q in msg.question],
+               ede=sorted(int(o.code) for o in msg.options if isinstance(o, dns.edns.EDEOption)))
+    return out
+
+
+def edge_differences(ours: dict[str, Any], nsd: dict[str, Any]) -> list[str]:
+    """Edge-case replies: same header, EDNS and EDE; the question as NSD's unless NSD
+    left it out (it does for NOTIMP and FORMERR, we echo it); sections as differences()."""
+    if "reply" in nsd or "reply" in ours:
+        return [] if ours == nsd else [f"reply: ours {ours}, NSD {nsd}"]
+    out = [f"{key}: ours {ours.get(key)}, NSD {nsd.get(key)}"
+           for key in ("rcode", "flags", "edns", "opcode", "id", "ede")
+           if ours.get(key) != nsd.get(key)]
+    if nsd["question"] and ours["question"] != nsd["question"]:
+        out.append(f"question: ours {ours['question']}, NSD {nsd['question']}")
+    return out + differences(ours, nsd)
 
 
 # --------------------------------------------------------------------------
@@ -334,6 +502,17 @@ class NsdServers:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self, wait: float = 15.0) -> None:
+        fixed = self.port
+        for attempt in range(3):
+            try:
+                self._start_once(wait)
+                return
+            except RuntimeError:
+                if fixed or attempt == 2:
+                    raise
+                self.port = 0  # another process took the port meanwhile: try another
+
+    def _start_once(self, wait: float) -> None:
         for _ in range(20):
             port = self.port or 20000 + secrets.randbelow(40000)
             if not _port_free(self.addresses, port):
@@ -386,6 +565,10 @@ class NsdServers:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        """SIGTERM to the NSD processes this object spawned (SIGKILL after 10 s), then
+        wait until their own children (NSD's server processes, which it does not wait
+        for) have exited too, so that nothing holds the port any more."""
+        children = [child for proc in self.procs for child in _children(proc.pid)]
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -396,6 +579,9 @@ class NsdServers:
                 proc.kill()
                 proc.wait(timeout=5)
         self.procs.clear()
+        deadline = time.monotonic() + 5
+        while any(_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -406,6 +592,30 @@ class NsdServers:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name: [state, ppid, ...]; None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def _children(pid: int) -> list[int]:
+    """The direct children of *pid* (Linux /proc; empty elsewhere)."""
+    out = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = _stat(int(entry.name))
+        if fields is not None and fields[1] == str(pid):
+            out.append(int(entry.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def nsd_version(binary: str) -> str:
@@ -437,25 +647,21 @@ def record(out: Path, port: int = 0) -> dict[str, Any]:
         entries = []
         for query in queries:
             if query.kind == "case":
-                server, path = walk(query.qname, query.qtype, nsd.port)
+                hops = walk(query.qname, query.qtype, nsd.port)
+                server = hops[-1].server
                 expected = server_of_zone(query.zone)
                 if server != expected:
-                    print(f"warning: {query.key}: walk ended at {server} "
-                          f"({' -> '.join(path)}), zones.map says {expected}", file=sys.stderr)
+                    path = " -> ".join(h.server for h in hops)
+                    print(f"warning: {query.key}: walk ended at {server} ({path}), "
+                          f"zones.map says {expected}", file=sys.stderr)
             else:
                 server = server_of_zone(query.zone)
             entries.append(record_one(query, nsd.port, server))
-        extras = {
-            # the 3 kB TXT: TC over UDP at 1232 and without EDNS; full over TCP
-            "big-udp-noedns": to_json(ask(server_of_zone("rsasha256.test."), nsd.port,
-                                          "big.rsasha256.test.", "TXT", tcp=False,
-                                          edns=False)),
-            "big-udp-512": to_json(ask(server_of_zone("rsasha256.test."), nsd.port,
-                                       "big.rsasha256.test.", "TXT", tcp=False,
-                                       payload=512)),
-            "refused-other-zone": to_json(ask("127.0.0.13", nsd.port, "www.test.", "A",
-                                              tcp=False)),
-        }
+        edge = {}
+        for name, (address, build) in EDGE_PROBES.items():
+            wire = build()
+            edge[name] = {"address": address, "query": wire.hex(),
+                          "reply": summarize(udp_raw(address, nsd.port, wire))}
         version = nsd_version(nsd.binary)
     data = {
         "about": "NSD answers for the interop zones; written by tests/testnet/record_nsd.py",
@@ -464,7 +670,7 @@ def record(out: Path, port: int = 0) -> dict[str, Any]:
         "zones": "tests/data/interop/zones",
         "query": {"rd": False, "edns": 0, "do": True, "payload": PAYLOAD},
         "answers": entries,
-        "extras": extras,
+        "edge": edge,
     }
     out.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
     return data
