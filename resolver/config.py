@@ -61,6 +61,8 @@ class Settings:
     legacy_algorithms: bool = False                  # RSASHA1, DSA: test profiles only
     negative_anchors: list[tuple[str, float]] = field(default_factory=list)  # (zone, until)
     minimal_responses: bool = True
+    api: tuple[str, int] | None = ("127.0.0.1", 8053)       # None: no HTTP API
+    api_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
 
 
 def parse_listen(text: str, default_port: int = 53) -> tuple[str, int]:

@@ -40,6 +40,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.cache_size_mb = args.cache_size
     if getattr(args, "no_ipv6_upstream", False):
         settings.ipv6_upstream = False
+    if getattr(args, "api", None):
+        settings.api = None if args.api == "off" else parse_listen(args.api, 8053)
     return settings
 
 
@@ -66,22 +68,32 @@ async def _serve(settings: Settings) -> int:
 
     resolver = Resolver(settings)
     server = DnsServer(resolver, settings)
+    api_runner = None
     try:
         await server.start()
+        if settings.api is not None:
+            from ..api.app import create_app, start_api
+            api_runner = await start_api(create_app(resolver, allow=settings.api_allow),
+                                         *settings.api)
     except OSError as exc:
         print(f"serve: cannot listen: {exc}", file=sys.stderr)
+        await server.stop()
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     where = ", ".join(f"{h}:{p}" for h, p in server.bound)
+    if settings.api is not None:
+        where += f"; API http://{settings.api[0]}:{settings.api[1]}/"
     mode = "validating" if settings.validate else "NOT validating"
     log.warning("resolver ready on %s (%s, %d trust anchors)", where, mode,
                 len(resolver.anchors))
     print(f"resolver ready on {where} ({mode})", flush=True)
     await stop.wait()
     log.warning("stopping: finishing queries in flight")
+    if api_runner is not None:
+        await api_runner.cleanup()
     await server.stop()
     return 0
 
@@ -111,5 +123,7 @@ def add_parser(sub: Any) -> None:
                                    "by default), resolving from the root and validating.")
     p.add_argument("--listen", action="append", metavar="ADDR:PORT",
                    help="address to listen on (repeatable)")
+    p.add_argument("--api", metavar="ADDR:PORT",
+                   help="HTTP API address (default 127.0.0.1:8053; 'off' for none)")
     add_resolver_options(p)
     p.set_defaults(func=run)

@@ -122,16 +122,18 @@ class Iterator:
         """Answer (*qname*, *qtype*) class IN: from the cache where possible."""
         result = IterResult()
         current = qname
-        seen = {qname.key}
         for _ in range(self.limits.cname_chain + 1):
             hit, target = self._from_cache(current, qtype, result)
             if not hit:
                 target = await self._iterate(current, qtype, state, depth, result)
+            # every link counts, also several from one packet or from the cache
+            owners = {rs.name.key for rs in result.answer if rs.rtype == RRType.CNAME}
+            if target is not None and (target.key in owners or target.key == qname.key):
+                raise ResolveError(f"CNAME loop at {target}", ede=0)
+            if len(owners) > self.limits.cname_chain:
+                break
             if target is None:
                 return result
-            if target.key in seen:
-                raise ResolveError(f"CNAME loop at {target}", ede=0)
-            seen.add(target.key)
             current = target
         raise ResolveError(f"CNAME chain longer than {self.limits.cname_chain}", ede=0)
 

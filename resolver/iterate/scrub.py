@@ -102,7 +102,12 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
     # --- the answer chain
     cur = qname
     final: list[RRset] = []
-    for _ in range(limits.cname_per_packet):
+    visited = {qname.key}
+    for step in range(limits.cname_per_packet + 1):
+        if step:
+            if cur.key in visited:
+                return _chain_cut(out, cur)   # a loop: the iterator stops it
+            visited.add(cur.key)
         if qtype == RRType.ANY:
             final = [rs for rs in answer if rs.name == cur and rs.rtype != RRType.RRSIG]
             if final:
@@ -112,6 +117,8 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
             if found is not None:
                 final = [found]
                 break
+        if step == limits.cname_per_packet:
+            return _chain_cut(out, cur)       # more links than one packet may carry
         dname = _dname_for(answer, cur, zone) if qtype != RRType.DNAME else None
         if dname is not None:
             try:
@@ -167,6 +174,14 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
         return out
     out.soa = soa
     out.kind = Kind.NODATA
+    return out
+
+
+def _chain_cut(out: Classified, cur: Name) -> Classified:
+    """End the answer chain of *out* at *cur* without a final answer: the iterator
+    follows it from there, counting every link against the chain limit."""
+    out.kind = Kind.CNAME
+    out.final_name = cur
     return out
 
 

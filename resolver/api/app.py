@@ -1,0 +1,244 @@
+"""The aiohttp application: lookup routes, DNS-over-HTTPS style routes, health and
+the OpenAPI description. Mail routes are added by :mod:`resolver.api.mail_routes`.
+
+Every input is checked before it reaches the resolver; bad input gets a 4xx with a
+JSON ``{"error": ...}`` that says what is wrong. The API never reaches into the
+iterator or the caches: it uses the resolver service only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..service import Resolver
+from ..validate.trace import Trace
+from ..wire import message as wm
+from ..wire.message import FormError
+from ..wire.name import Name, NameError_
+from ..wire.types import CD, QR, RRType, rcode_to_text, type_from_text, type_to_text
+from .models import envelope, record_json
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024
+OPENAPI = Path(__file__).with_name("openapi.json")
+RESOLVER_KEY: web.AppKey[Resolver] = web.AppKey("resolver", Resolver)
+STATS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("api_stats", dict)
+
+
+class BadInput(web.HTTPBadRequest):
+    def __init__(self, message: str, status: int = 400) -> None:
+        body = json.dumps({"error": message})
+        super().__init__(text=body, content_type="application/json")
+        self.set_status(status)
+
+
+def param(request: web.Request, key: str, default: str | None = None) -> str:
+    value = request.query.get(key, default)
+    if value is None or value == "":
+        raise BadInput(f"missing query parameter '{key}'")
+    if len(value) > 1024:
+        raise BadInput(f"query parameter '{key}' is too long")
+    return value
+
+
+def parse_name(text: str, what: str = "name") -> Name:
+    if len(text) > 253 + 1:
+        raise BadInput(f"{what}: longer than 253 characters")
+    try:
+        name = Name.from_text(text if text.endswith(".") else text + ".")
+    except (NameError_, UnicodeError, ValueError) as exc:
+        raise BadInput(f"{what}: not a domain name ({exc})") from None
+    return name
+
+
+def parse_type(text: str) -> int:
+    try:
+        value = int(text) if text.isdigit() else type_from_text(text)
+    except ValueError:
+        raise BadInput(f"type: unknown record type {text!r}") from None
+    if not 0 < value <= 0xFFFF or value in (RRType.OPT, RRType.AXFR, RRType.IXFR,
+                                            RRType.TSIG, RRType.TKEY):
+        raise BadInput(f"type: {text!r} cannot be looked up")
+    return value
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, indent=1))
+
+
+# --------------------------------------------------------------------------- handlers
+
+async def healthz(request: web.Request) -> web.Response:
+    resolver = request.app[RESOLVER_KEY]
+    return json_response({"status": "ok", "validating": resolver.settings.validate,
+                          "trust_anchors": len(resolver.anchors)})
+
+
+async def resolve(request: web.Request) -> web.Response:
+    name = parse_name(param(request, "name"))
+    rtype = parse_type(request.query.get("type", "A"))
+    answer = await request.app[RESOLVER_KEY].resolve(name, rtype)
+    return json_response(envelope(name, rtype, answer))
+
+
+async def explain(request: web.Request) -> web.Response:
+    name = parse_name(param(request, "name"))
+    rtype = parse_type(request.query.get("type", "A"))
+    trace = Trace()
+    answer = await request.app[RESOLVER_KEY].resolve(name, rtype, trace=trace)
+    body = envelope(name, rtype, answer)
+    body["trace"] = trace.to_json()
+    body["trace_text"] = trace.render()
+    return json_response(body)
+
+
+async def dns_query(request: web.Request) -> web.Response:
+    """RFC 8484 (application/dns-message, GET ?dns= or POST) and the JSON form of
+    the public DNS-over-HTTPS JSON APIs (GET ?name=&type=)."""
+    if request.method == "POST" or "dns" in request.query:
+        if request.method == "POST":
+            if request.content_type != "application/dns-message":
+                raise BadInput("POST needs Content-Type: application/dns-message", 415)
+            wire = await request.read()
+        else:
+            raw = request.query["dns"]
+            try:
+                wire = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+            except (binascii.Error, ValueError):
+                raise BadInput("dns: not base64url") from None
+        return await _dns_message(request, wire)
+    return await _dns_json(request)
+
+
+async def _dns_message(request: web.Request, wire: bytes) -> web.Response:
+    from ..server.respond import build_response
+    try:
+        query = wm.parse(wire)
+    except FormError as exc:
+        raise BadInput(f"dns: malformed DNS message ({exc})") from None
+    if len(query.question) != 1 or query.flags & QR:
+        raise BadInput("dns: exactly one question expected")
+    q = query.question[0]
+    parse_type(str(q.qtype))
+    answer = await request.app[RESOLVER_KEY].resolve(q.name, q.qtype, q.qclass,
+                                                     cd=bool(query.flags & CD))
+    body = build_response(query, answer, max_size=None)
+    return web.Response(body=body, content_type="application/dns-message",
+                        headers={"Cache-Control": f"max-age={answer.ttl}"})
+
+
+async def _dns_json(request: web.Request) -> web.Response:
+    name = parse_name(param(request, "name"))
+    rtype = parse_type(request.query.get("type", "A"))
+    cd = request.query.get("cd", "0").lower() in ("1", "true")
+    do = request.query.get("do", "0").lower() in ("1", "true")
+    answer = await request.app[RESOLVER_KEY].resolve(name, rtype, cd=cd)
+    out: dict[str, Any] = {
+        "Status": answer.rcode, "TC": False, "RD": True, "RA": True,
+        "AD": answer.secure, "CD": cd,
+        "Question": [{"name": name.to_text(), "type": rtype}],
+    }
+    for key, section in (("Answer", answer.answer), ("Authority", answer.authority)):
+        rows = []
+        for rrset in section:
+            if not do and rrset.rtype in (RRType.NSEC, RRType.NSEC3):
+                continue
+            for rec in rrset.records() + (rrset.sig_records() if do else []):
+                rows.append({"name": rec.name.to_text(), "type": rec.rtype, "TTL": rec.ttl,
+                             "data": record_json(rec.name, rec.rtype, rec.ttl,
+                                                 rec.rdata)["data"]})
+        if rows:
+            out[key] = rows
+    if answer.ede:
+        out["extended_dns_errors"] = [{"info_code": c, "extra_text": t} for c, t in answer.ede]
+        out["Comment"] = "; ".join(t for _, t in answer.ede)
+    return json_response(out)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(text=OPENAPI.read_text(), content_type="application/json")
+
+
+# --------------------------------------------------------------------------- app
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _client_allowed(request: web.Request, allowed: list[ipaddress.IPv4Network |
+                                                      ipaddress.IPv6Network]) -> bool:
+    peer = request.remote or ""
+    try:
+        ip = ipaddress.ip_address(peer.split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(ip in net for net in allowed)
+
+
+def create_app(resolver: Resolver, *, allow: list[str] | None = None) -> web.Application:
+    nets = [ipaddress.ip_network(n, strict=False) for n in (allow or ["127.0.0.0/8",
+                                                                       "::1/128"])]
+    stats: dict[str, Any] = {"requests": {}, "latency": []}
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        route = request.match_info.route.resource.canonical if \
+            request.match_info.route.resource is not None else "unmatched"
+        status = 500
+        try:
+            if not _client_allowed(request, nets):
+                raise BadInput("client not allowed", 403)
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.content_type != "application/json":
+                return json_response({"error": exc.reason}, exc.status)
+            raise
+        except Exception:
+            log.exception("API error on %s", request.path)
+            status = 500
+            return json_response({"error": "internal error"}, 500)
+        finally:
+            key = (route, status)
+            stats["requests"][key] = stats["requests"].get(key, 0) + 1
+            stats["latency"].append((route, time.perf_counter() - started))
+            if len(stats["latency"]) > 10000:
+                del stats["latency"][:5000]
+
+    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
+    app[RESOLVER_KEY] = resolver
+    app[STATS_KEY] = stats
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/v1/resolve", resolve)
+    app.router.add_get("/v1/explain", explain)
+    app.router.add_get("/dns-query", dns_query)
+    app.router.add_post("/dns-query", dns_query)
+    app.router.add_get("/v1/openapi.json", openapi)
+    from . import mail_routes
+    mail_routes.register(app)
+    return app
+
+
+async def start_api(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    return runner
+
+
+__all__ = ["create_app", "start_api", "BadInput", "param", "parse_name", "parse_type",
+           "json_response", "RESOLVER_KEY", "type_to_text", "rcode_to_text"]
