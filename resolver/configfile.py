@@ -50,6 +50,10 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
             _check_type(where, value, list)
             settings.listen = [parse_listen(str(v)) for v in value]
             continue
+        if key == "api":
+            _check_type(where, value, str)
+            settings.api = None if value == "off" else parse_listen(value, 8053)
+            continue
         if key == "negative-trust-anchors":
             _check_type(where, value, list)
             settings.negative_anchors = []
