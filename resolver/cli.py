@@ -7,7 +7,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from .commands import demo, query, serve, testnet, zone_check
+from .commands import demo, mailcli, query, serve, testnet, zone_check
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Validating DNSSEC resolver for mail hosts.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (serve, query, zone_check, testnet, demo):
+    for module in (serve, query, zone_check, testnet, demo, mailcli):
         module.add_parser(sub)
     return parser
 

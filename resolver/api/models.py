@@ -16,6 +16,8 @@ from ..wire.types import rcode_to_text, type_to_text
 
 _HEX_FIELDS = {"digest", "data", "fingerprint", "salt"}
 _B64_FIELDS = {"key", "signature"}
+# typed fields whose names would hide the presentation text in "data"
+_RENAMED = {"data": "association_data"}
 
 
 def _value(rtype: int, name: str, value: Any) -> Any:
@@ -49,7 +51,8 @@ def record_json(owner: Name, rtype: int, ttl: int, data: bytes) -> dict[str, Any
     if isinstance(value, rd.Generic):
         return out
     for f in fields(value):  # type: ignore[arg-type]
-        out[f.name] = _value(rtype, f.name, getattr(value, f.name))
+        key = _RENAMED.get(f.name, f.name)
+        out[key] = _value(rtype, f.name, getattr(value, f.name))
     if isinstance(value, rd.TXT):
         out["text"] = value.joined().decode("utf-8", "replace")
     return out

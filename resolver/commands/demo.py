@@ -86,6 +86,7 @@ async def _demo() -> int:
                 failures += 1
                 continue
             _show(title, name, rtype, cd, reply)
+        await _mail_tour(resolver)
         for _, name, rtype, cd in TOUR:   # again: now from the answer cache
             query = wm.make_query(Name.from_text(name), type_from_text(rtype), rd=True, cd=cd,
                                   do=True)
@@ -96,6 +97,53 @@ async def _demo() -> int:
         await server.stop()
         await network.stop()
     return 1 if failures else 0
+
+
+async def _mail_tour(resolver: Any) -> None:
+    """The helper API on the same resolver: DANE, SMIMEA, SPF and DKIM."""
+    import aiohttp
+    from cryptography.hazmat.primitives import serialization
+
+    from ..api.app import create_app, start_api
+    from ..mail.dkim_sign import sign_message
+
+    runner = await start_api(create_app(resolver), "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    base = f"http://127.0.0.1:{port}"
+    print(f"\n== the helper API on {base} ==")
+    key = serialization.load_pem_private_key(
+        Path("zones/keys/dkim-sel1.secure.example.pem").read_bytes(), None)
+    message = (b"From: Alice <alice@secure.example>\r\nTo: bob@nsec3.example\r\n"
+               b"Subject: demo\r\nDate: Sat, 28 Nov 2026 16:00:00 +0000\r\n\r\nHello.\r\n")
+    signed = sign_message(message, key, domain="secure.example", selector="sel1")  # type: ignore[arg-type]
+    try:
+        async with aiohttp.ClientSession() as http:
+            for domain in ("secure.example", "insecure.example", "bogus.example"):
+                async with http.get(f"{base}/v1/dane/smtp", params={"domain": domain}) as r:
+                    body = await r.json()
+                hosts = ", ".join(f"{h['host']} {h['verdict']}" for h in body.get("hosts", []))
+                print(f"\n-- RFC 7672 DANE decision for {domain}: {body.get('verdict')}"
+                      f" ({body.get('security')}){'; ' + hosts if hosts else ''}")
+            async with http.get(f"{base}/v1/smimea",
+                                params={"email": "alice@secure.example"}) as r:
+                body = await r.json()
+            recs = body.get("records", [])
+            print(f"\n-- SMIMEA for alice@secure.example: {body.get('status')}, "
+                  f"{len(recs)} record(s) {recs[0]['data'][:40] + '...' if recs else ''}")
+            params = {"ip": "192.0.2.30", "mailfrom": "alice@secure.example",
+                      "helo": "mx1.secure.example"}
+            async with http.get(f"{base}/v1/spf/check", params=params) as r:
+                body = await r.json()
+            print(f"\n-- SPF check_host(192.0.2.30, secure.example): {body.get('result')} "
+                  f"(DNS data {body.get('status')})")
+            async with http.post(f"{base}/v1/dkim/verify", data=signed,
+                                 headers={"Content-Type": "message/rfc822"}) as r:
+                body = await r.json()
+            for sig in body.get("signatures", body.get("results", [])):
+                print(f"\n-- DKIM signature d={sig.get('domain')} s={sig.get('selector')}: "
+                      f"{sig.get('result')} (key {sig.get('key_security')})")
+    finally:
+        await runner.cleanup()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,21 +26,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from resolver.dnssec.status import Security
 from resolver.mail.dkim import SignatureResult, parse_signature, verify_message
 from resolver.mail.dkim_canon import (
-    HeaderField,
     body_hash,
     canon_body,
     canon_header,
-    normalize_line_ends,
-    select_headers,
     split_message,
 )
 from resolver.mail.dkim_key import parse_key_record
+from resolver.mail.dkim_sign import sign_message
 from resolver.mail.dnsapi import Lookup, StaticDns
 from resolver.wire.name import name
 from resolver.wire.types import Rcode, RRType
@@ -121,47 +118,6 @@ def key_record(key: PrivateKey, extra: str = "") -> str:
     der = pub.public_bytes(serialization.Encoding.DER,
                            serialization.PublicFormat.SubjectPublicKeyInfo)
     return f"v=DKIM1; k=rsa; {extra}p={base64.b64encode(der).decode()}"
-
-
-def sign_message(message: bytes, key: PrivateKey, *, domain: str = "example.com",
-                 selector: str = "sel", algorithm: str | None = None,
-                 canon: str = "relaxed/relaxed",
-                 headers: Sequence[str] = ("from", "to", "subject", "date"),
-                 timestamp: int | None = None, expiration: int | None = None,
-                 length: int | None = None, identity: str | None = None) -> bytes:
-    """A small test signer built on the canonicalization under test (RFC 6376 s5);
-    the dkimpy oracle in test_dkim.py checks that its output is right."""
-    if algorithm is None:
-        algorithm = "ed25519-sha256" if isinstance(key, ed25519.Ed25519PrivateKey) else "rsa-sha256"
-    message = normalize_line_ends(message)
-    fields, body = split_message(message)
-    hc, _, bc = canon.partition("/")
-    digest = "sha1" if algorithm == "rsa-sha1" else "sha256"
-    bh, _ = body_hash(body, bc or "simple", length, digest)
-    tags = ["v=1", f"a={algorithm}", f"c={canon}", f"d={domain}", f"s={selector}"]
-    if identity is not None:
-        tags.append(f"i={identity}")
-    if timestamp is not None:
-        tags.append(f"t={timestamp}")
-    if expiration is not None:
-        tags.append(f"x={expiration}")
-    if length is not None:
-        tags.append(f"l={length}")
-    tags.append("h=" + ":".join(headers))
-    tags.append("bh=" + base64.b64encode(bh).decode())
-    tags.append("b=")
-    head = ("DKIM-Signature: " + ";\r\n\t".join(tags)).encode()
-    sig_field = HeaderField(head + b"\r\n")
-    data = b"".join(canon_header(f, hc) for f in select_headers(fields, list(headers)))
-    data += canon_header(sig_field, hc)[:-2]
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        signature = key.sign(hashlib.sha256(data).digest())
-    else:
-        algo = hashes.SHA1() if digest == "sha1" else hashes.SHA256()
-        signature = key.sign(data, padding.PKCS1v15(), algo)
-    b64 = base64.b64encode(signature).decode()
-    folded = "\r\n\t ".join(b64[i:i + 64] for i in range(0, len(b64), 64))
-    return head + folded.encode() + b"\r\n" + message
 
 
 def mail_auth_rs(number: str) -> tuple[StaticDns, bytes]:
