@@ -70,13 +70,16 @@ class LocalZones:
             out.answer.append(RRset(zone, RRType.NS, 1, _TTL,
                                     [Name.from_text("localhost.").wire]))
             return out
-        exists = qname == zone or qname in (self._loopback_v4, self._loopback_v6)
+        exists = qname == zone or qname in (self._loopback_v4, self._loopback_v6) or \
+            zone.key == b"\x09localhost\x00"
         out.rcode = Rcode.NOERROR if exists else Rcode.NXDOMAIN
         out.authority.append(_soa(zone))
         return out
 
     def _data(self, zone: Name, qname: Name, qtype: int) -> RRset | None:
-        if zone.key == b"\x09localhost\x00" and qname == zone:
+        if zone.key == b"\x09localhost\x00":
+            # every name under localhost. is the loopback host (RFC 6761 s6.3; Unbound's
+            # default "localhost." zone is of type redirect)
             if qtype == RRType.A:
                 return RRset(qname, RRType.A, 1, _TTL, [bytes((127, 0, 0, 1))])
             if qtype == RRType.AAAA:

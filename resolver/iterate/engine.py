@@ -24,12 +24,12 @@ from ..dnssec.status import Verdict
 from ..wire import message as wm
 from ..wire import rdata as rd
 from ..wire.message import Message
-from ..wire.name import ROOT, Name
+from ..wire.name import ROOT, Name, NameError_
 from ..wire.rrset import RRset
 from ..wire.types import TC, Rcode, RRType, rcode_to_text
 from .hints import Hints
 from .infra import Infra
-from .scrub import Classified, Kind, classify
+from .scrub import Classified, Kind, classify, synthesize_cname
 from .transport import Server, SpoofSuspected, Transport, UpstreamError, UpstreamTimeout
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,21 @@ class QueryState:
 
 
 @dataclass(slots=True)
+class NameQuota:
+    """Upstream queries sent while resolving one name of a chain, retries over TCP and
+    to other servers included (SECURITY.md s0: 32 per name, reset on CNAME)."""
+
+    name: Name
+    limit: int
+    sent: int = 0
+
+    def spend(self) -> None:
+        self.sent += 1
+        if self.sent > self.limit:
+            raise LimitExceeded(f"more than {self.limit} queries for {self.name}")
+
+
+@dataclass(slots=True)
 class IterResult:
     """An unvalidated answer: the RRsets (RRSIGs attached) and where they came from."""
 
@@ -96,6 +111,13 @@ class Delegation:
     from_hints: bool = False
 
 
+def _add_proofs(result: IterResult, proofs: list[RRset]) -> None:
+    """Add the NSEC/NSEC3 RRsets of one more response of a CNAME chain to *result*
+    (each proves something about its own link), without repeating one."""
+    seen = {(p.name.key, p.rtype) for p in result.proofs}
+    result.proofs += [p for p in proofs if (p.name.key, p.rtype) not in seen]
+
+
 def _verdict(entry: Entry) -> Verdict | None:
     return Verdict(entry.security, entry.reason) if entry.security is not None else None
 
@@ -112,18 +134,21 @@ class Iterator:
         self.settings = settings
         self.limits = settings.iter_limits
         self.now = now
+        self.sibling_glue = False   # test profiles only: see scrub.classify
 
     # ------------------------------------------------------------------ public
     def new_state(self) -> QueryState:
         return QueryState(self.limits, self.now())
 
     async def resolve(self, qname: Name, qtype: int, state: QueryState,
-                      depth: int = 0) -> IterResult:
-        """Answer (*qname*, *qtype*) class IN: from the cache where possible."""
+                      depth: int = 0, *, validating: bool = False) -> IterResult:
+        """Answer (*qname*, *qtype*) class IN: from the cache where possible.
+        *validating*: a lookup for the validator, which may take a DS denial from the
+        NSEC/NSEC3 proofs of a referral (they have no SOA to give a client)."""
         result = IterResult()
         current = qname
         for _ in range(self.limits.cname_chain + 1):
-            hit, target = self._from_cache(current, qtype, result)
+            hit, target = self._from_cache(current, qtype, result, validating)
             if not hit:
                 target = await self._iterate(current, qtype, state, depth, result)
             # every link counts, also several from one packet or from the cache
@@ -138,8 +163,8 @@ class Iterator:
         raise ResolveError(f"CNAME chain longer than {self.limits.cname_chain}", ede=0)
 
     # ------------------------------------------------------------------ cache
-    def _from_cache(self, name: Name, qtype: int,
-                    result: IterResult) -> tuple[bool, Name | None]:
+    def _from_cache(self, name: Name, qtype: int, result: IterResult,
+                    validating: bool = False) -> tuple[bool, Name | None]:
         """Fill *result* from the cache. Returns (hit, CNAME target to follow)."""
         now = self.now()
         entry = self.rrsets.get(name, qtype)
@@ -151,17 +176,44 @@ class Iterator:
             if cname is not None and cname.rank >= Rank.ANSWER:
                 result.add(cname.rrset.with_ttl(cname.ttl(now)), cname.zone, _verdict(cname))
                 return True, Name(cname.rrset.rdatas[0])
+        if qtype != RRType.DNAME:
+            target = self._dname_from_cache(name, now, result)
+            if target is not None:   # for a CNAME question the synthesis is the answer
+                return True, None if qtype == RRType.CNAME else target
         neg = self.negative.get(name, qtype)
-        if neg is not None and neg.soa is not None:   # referral proofs lack the SOA
+        # referral proofs lack the SOA: only the validator uses them (for DS)
+        if neg is not None and (neg.soa is not None or (
+                validating and qtype == RRType.DS and bool(neg.proofs))):
             self._negative_result(result, neg, now)
             return True, None
         return False, None
+
+    def _dname_from_cache(self, name: Name, now: float, result: IterResult) -> Name | None:
+        """A cached DNAME above *name*: add it and the CNAME it implies (synthesized
+        CNAMEs are never cached themselves, RFC 6672 s3.4), return the target."""
+        for depth in range(len(name) - 1, 0, -1):
+            # peek: these look-ups mostly miss and must not skew the cache statistics
+            found = self.rrsets.store.peek((name.ancestor(depth).key, RRType.DNAME))
+            if found is None or found[0] <= now:
+                continue
+            entry = found[1]
+            if entry.rank < Rank.ANSWER or not entry.rrset.rdatas:
+                continue
+            dname = entry.rrset.with_ttl(entry.ttl(now))
+            try:
+                synth = synthesize_cname(dname, name)
+            except NameError_:
+                return None    # YXDOMAIN: let the servers say so
+            result.add(dname, entry.zone, _verdict(entry))
+            result.add(synth, entry.zone)
+            return Name(synth.rdatas[0])
+        return None
 
     def _negative_result(self, result: IterResult, neg: NegEntry, now: float) -> None:
         ttl = neg.ttl(now)
         result.rcode = neg.rcode
         result.soa = neg.soa.with_ttl(min(ttl, neg.soa.ttl)) if neg.soa else None
-        result.proofs = [p.with_ttl(min(ttl, p.ttl)) for p in neg.proofs]
+        _add_proofs(result, [p.with_ttl(min(ttl, p.ttl)) for p in neg.proofs])
         result.neg_zone = neg.zone
         if neg.security is not None:
             result.neg_verdict = Verdict(neg.security, neg.reason)
@@ -172,7 +224,7 @@ class Iterator:
         """Ask the network; fill *result*; return a CNAME target to follow or None."""
         result.from_cache = False
         dp = self._find_delegation(name, qtype)
-        sent_for_name = 0
+        per_name = NameQuota(name, self.limits.queries_per_name)
         referrals = 0
         minimise = self.settings.qname_minimisation and qtype != RRType.DS
         min_steps = 0
@@ -182,11 +234,9 @@ class Iterator:
                 ask, ask_type = name.ancestor(len(dp.zone) + 1 + min_steps), RRType.A
                 if ask == name:
                     ask_type = qtype
-            sent_for_name += 1
-            if sent_for_name > self.limits.queries_per_name:
-                raise LimitExceeded(f"more than {self.limits.queries_per_name} queries for {name}")
-            reply = await self._ask_zone(dp, ask, ask_type, state, depth)
-            cls = classify(reply, dp.zone, ask, ask_type, self.limits)
+            reply = await self._ask_zone(dp, ask, ask_type, state, depth, per_name)
+            cls = classify(reply, dp.zone, ask, ask_type, self.limits,
+                           sibling_glue=self.sibling_glue)
             if cls.kind == Kind.REFERRAL:
                 assert cls.referral is not None
                 referrals += 1
@@ -222,25 +272,31 @@ class Iterator:
     def _take_answer(self, cls: Classified, zone: Name, name: Name, qtype: int,
                      result: IterResult) -> Name | None:
         rank = Rank.AUTH_ANSWER if cls.aa else Rank.ANSWER
-        for rrset in cls.chain:
-            self.rrsets.put(rrset, rank, zone=zone)
-            result.add(rrset, zone)
-        if cls.kind == Kind.ANSWER:
-            for rrset in cls.answer:
+        taken = cls.chain + cls.answer if cls.kind == Kind.ANSWER else cls.chain
+        previous: RRset | None = None
+        for rrset in taken:
+            # a CNAME right after a DNAME is our own synthesis: only the DNAME is cached
+            if previous is None or previous.rtype != RRType.DNAME:
                 self.rrsets.put(rrset, rank, zone=zone)
-                result.add(rrset, zone)
-            result.proofs = list(cls.proofs)   # wildcard proofs travel with the answer
+            result.add(rrset, zone)
+            previous = rrset
+        if cls.kind == Kind.ANSWER:
+            _add_proofs(result, cls.proofs)   # wildcard proofs travel with the answer
             return None
         if cls.kind == Kind.CNAME:
             assert cls.final_name is not None
+            # proofs of wildcard CNAMEs (and of the target's insecurity) travel too
+            _add_proofs(result, cls.proofs)
             if cls.referral is not None:
                 self._take_referral(cls, zone)
+            else:
+                self._delegation_denials(cls.proofs, zone, cls.final_name)
             return cls.final_name
         if cls.kind in (Kind.NXDOMAIN, Kind.NODATA):
             final = cls.final_name or name
             result.rcode = cls.rcode
             result.soa = cls.soa
-            result.proofs = list(cls.proofs)
+            _add_proofs(result, cls.proofs)
             result.neg_zone = cls.soa.name if cls.soa is not None else zone
             self._cache_negative(cls, final, qtype, result.neg_zone)
             return None
@@ -248,6 +304,24 @@ class Iterator:
             result.rcode = Rcode.YXDOMAIN
             return None
         raise ResolveError(f"unusable answer for {name} from the servers of {zone}")
+
+    def _delegation_denials(self, proofs: list[RRset], zone: Name, target: Name) -> None:
+        """An NSEC of a CNAME response showing a delegation above the target without DS
+        (NS bit, no SOA or DS bit) is kept as that DS denial, like the proofs of a
+        referral: the validator may use it, once verified, instead of asking for the DS."""
+        for proof in proofs:
+            if proof.rtype != RRType.NSEC or not proof.rdatas or \
+                    not proof.name.is_strict_subdomain(zone) or \
+                    not target.is_subdomain(proof.name):
+                continue
+            try:
+                value = rd.decode(RRType.NSEC, proof.rdatas[0])
+            except rd.RdataError:
+                continue
+            assert isinstance(value, rd.NSEC)
+            if RRType.NS in value.types and not {RRType.SOA, RRType.DS} & set(value.types):
+                self.negative.put(NegEntry(proof.name, RRType.DS, Rcode.NOERROR, zone, None,
+                                           [proof]), proof.ttl)
 
     def _cache_negative(self, cls: Classified, name: Name, qtype: int, zone: Name) -> None:
         soa = cls.soa
@@ -358,7 +432,7 @@ class Iterator:
 
     # ------------------------------------------------------------------ talking
     async def _ask_zone(self, dp: Delegation, qname: Name, qtype: int, state: QueryState,
-                        depth: int) -> Message:
+                        depth: int, per_name: NameQuota) -> Message:
         """Ask the servers of *dp* until one gives a usable reply."""
         tried: set[Server] = set()
         tried_names: set[bytes] = set()
@@ -366,15 +440,21 @@ class Iterator:
         last_error = "no name server address"
         zone_key = dp.zone.key
         while failures < self.limits.upstream_retries:
-            candidates = [s for s in self._servers(dp) if s not in tried]
+            now = self.now()
+            untried = [s for s in self._servers(dp) if s not in tried]
+            # servers that timed out again and again are left alone until their
+            # backoff ends (RFC 9520 s3: a dead zone is not hammered)
+            candidates = [s for s in untried if not self.infra.is_down(s, now)]
             if not candidates:
+                if untried:
+                    last_error = f"every name server of {dp.zone} is backed off after timeouts"
                 if not await self._more_addresses(dp, state, depth, tried_names):
                     break
                 continue
-            server = self.infra.order(candidates, zone_key, self.now())[0]
+            server = self.infra.order(candidates, zone_key, now)[0]
             tried.add(server)
             try:
-                reply = await self._exchange(server, qname, qtype, state)
+                reply = await self._exchange(server, qname, qtype, state, per_name)
             except UpstreamTimeout as exc:
                 failures += 1
                 last_error = str(exc)
@@ -383,7 +463,8 @@ class Iterator:
                 failures += 1
                 last_error = str(exc)
                 continue
-            cls = classify(reply, dp.zone, qname, qtype, self.limits)
+            cls = classify(reply, dp.zone, qname, qtype, self.limits,
+                           sibling_glue=self.sibling_glue)
             if cls.kind in (Kind.LAME, Kind.ERROR):
                 failures += 1
                 last_error = f"{server[0]} answered {rcode_to_text(reply.rcode)} for {dp.zone}"
@@ -392,10 +473,10 @@ class Iterator:
                 continue
             return reply
         raise ResolveError(f"no usable answer from the servers of {dp.zone}: {last_error}",
-                           ede=22 if "no name server" in last_error else 23)
+                           ede=22 if "name server" in last_error else 23)
 
     async def _exchange(self, server: Server, qname: Name, qtype: int,
-                        state: QueryState) -> Message:
+                        state: QueryState, per_name: NameQuota) -> Message:
         """One query to one server: UDP, then TCP after TC or a suspected spoof;
         without EDNS for servers that answered FORMERR to it."""
         info = self.infra.info(server)
@@ -403,13 +484,18 @@ class Iterator:
         edns = not info.no_edns
         for _ in range(3):
             state.spend(self.now())
+            per_name.spend()
             query = wm.make_query(qname, qtype, edns=edns, do=self.settings.validate,
                                   payload=self.settings.edns_size)
-            timeout = self.infra.timeout(server)
             started = self.now()
+            timeout = self.infra.timeout(server)
+            # never wait past the wall-clock budget of the client query
+            left = state.started + self.limits.wall_clock - started
+            cut = left < timeout
             try:
                 reply = (await self.transport.query(server, query, tcp=tcp,
-                                                    timeout=timeout)).message
+                                                    timeout=max(0.05, left) if cut
+                                                    else timeout)).message
             except SpoofSuspected:
                 info.spoof_suspect += 1
                 if tcp:
@@ -417,7 +503,8 @@ class Iterator:
                 tcp = True
                 continue
             except UpstreamTimeout:
-                self.infra.timed_out(server, self.now())
+                if not cut:   # our own budget ran out: not the server's fault
+                    self.infra.timed_out(server, self.now())
                 raise
             self.infra.rtt_ok(server, max(0.0, self.now() - started))
             if reply.flags & TC and not tcp:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..config import IterLimits
-from ..wire.message import Message
+from ..wire.message import RR, Message
 from ..wire.name import Name, NameError_
 from ..wire.rrset import RRset, group
 from ..wire.types import AA, Rcode, RRType
@@ -86,15 +86,21 @@ def synthesize_cname(dname: RRset, name: Name) -> RRset:
 
 
 def classify(msg: Message, zone: Name, qname: Name, qtype: int,
-             limits: IterLimits) -> Classified:
-    """Classify *msg*, the reply of a server for *zone* to (*qname*, *qtype*)."""
+             limits: IterLimits, *, sibling_glue: bool = False) -> Classified:
+    """Classify *msg*, the reply of a server for *zone* to (*qname*, *qtype*).
+    *sibling_glue*: accept glue anywhere in *zone* (Unbound's default), not only
+    inside the delegated zone (test profiles; SECURITY.md s2 re-resolves it)."""
     rcode = msg.rcode
     aa = bool(msg.flags & AA)
     if rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN):
         kind = Kind.LAME if rcode == Rcode.REFUSED else Kind.ERROR
         return Classified(kind, rcode, aa)
-    answer = [_capped(rs, limits) for rs in group(msg.answer) if rs.name.is_subdomain(zone)]
-    authority = [_capped(rs, limits) for rs in group(msg.authority)
+    answer_sets = group(msg.answer)
+    authority_sets = group(msg.authority)
+    _late_sigs(answer_sets, [*msg.authority, *msg.additional])
+    _late_sigs(authority_sets, msg.additional)
+    answer = [_capped(rs, limits) for rs in answer_sets if rs.name.is_subdomain(zone)]
+    authority = [_capped(rs, limits) for rs in authority_sets
                  if rs.name.is_subdomain(zone) and rs.rtype in _AUTHORITY_TYPES]
     dropped = len(msg.answer) + len(msg.authority) - sum(
         len(rs.rdatas) + len(rs.sigs) for rs in answer + authority)
@@ -108,18 +114,19 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
             if cur.key in visited:
                 return _chain_cut(out, cur)   # a loop: the iterator stops it
             visited.add(cur.key)
-        if qtype == RRType.ANY:
-            final = [rs for rs in answer if rs.name == cur and rs.rtype != RRType.RRSIG]
+        # a DNAME above *cur* occludes whatever the server put at *cur* (its copy of
+        # the synthesized CNAME included): the DNAME decides (RFC 6672 s2.3)
+        dname = _dname_for(answer, cur, zone) if qtype != RRType.DNAME else None
+        if dname is None:
+            if qtype == RRType.ANY:
+                final = [rs for rs in answer if rs.name == cur and rs.rtype != RRType.RRSIG]
+            else:
+                found = _find(answer, cur, qtype)
+                final = [found] if found is not None else []
             if final:
-                break
-        else:
-            found = _find(answer, cur, qtype)
-            if found is not None:
-                final = [found]
                 break
         if step == limits.cname_per_packet:
             return _chain_cut(out, cur)       # more links than one packet may carry
-        dname = _dname_for(answer, cur, zone) if qtype != RRType.DNAME else None
         if dname is not None:
             try:
                 synth = synthesize_cname(dname, cur)
@@ -127,6 +134,10 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
                 out.kind = Kind.YXDOMAIN
                 out.chain.append(dname)
                 return out
+            if qtype == RRType.CNAME:         # the synthesized CNAME is the answer
+                out.chain.append(dname)
+                final = [synth]
+                break
             out.chain += [dname, synth]
             cur = Name(synth.rdatas[0])
             if not cur.is_subdomain(zone):
@@ -164,17 +175,31 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
             out.referral = ns
             out.ds = next((rs for rs in authority if rs.rtype == RRType.DS
                            and rs.name == ns.name), None)
-            out.glue = _glue(msg, ns, limits)
+            out.glue = _glue(msg, ns, limits, zone if sibling_glue else ns.name)
             return out
         if not aa:
             out.kind = Kind.LAME   # an upward or sideways referral
             return out
-    if soa is None and not aa:
+    # without a SOA: a chain is followed from its target (there is no negative
+    # evidence about the target); NSEC/NSEC3 records make a NODATA, nothing a lame reply
+    if soa is None and (out.chain or (not aa and not out.proofs)):
         out.kind = Kind.CNAME if out.chain else Kind.LAME
         return out
     out.soa = soa
     out.kind = Kind.NODATA
     return out
+
+
+def _late_sigs(rrsets: list[RRset], later: list[RR]) -> None:
+    """RRSIGs sent in a later section than the RRset they cover join that RRset, as
+    in Unbound's parser (RFC 4035 s3.1.1 wants them together). They are verified like
+    any other signature, so they cannot make bad data pass."""
+    index = {(rs.name.key, rs.rtype): rs for rs in rrsets}
+    for rr in later:
+        if rr.rtype == RRType.RRSIG and len(rr.rdata) >= 2:
+            rs = index.get((rr.name.key, (rr.rdata[0] << 8) | rr.rdata[1]))
+            if rs is not None:
+                rs.add_sig(rr.rdata)
 
 
 def _chain_cut(out: Classified, cur: Name) -> Classified:
@@ -185,12 +210,13 @@ def _chain_cut(out: Classified, cur: Name) -> Classified:
     return out
 
 
-def _glue(msg: Message, ns: RRset, limits: IterLimits) -> list[RRset]:
-    """A/AAAA for the referral's name servers that lie inside the delegated zone."""
+def _glue(msg: Message, ns: RRset, limits: IterLimits, bailiwick: Name) -> list[RRset]:
+    """A/AAAA for the referral's name servers that lie inside *bailiwick* (the
+    delegated zone unless sibling glue is accepted)."""
     targets = {Name(d).key for d in ns.rdatas}
     out = []
     for rs in group(msg.additional):
         if rs.rtype in (RRType.A, RRType.AAAA) and rs.name.key in targets \
-                and rs.name.is_subdomain(ns.name):
+                and rs.name.is_subdomain(bailiwick):
             out.append(_capped(rs, limits))
     return out

@@ -11,6 +11,7 @@ No input ends the server: every failure is confined to one query.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import socket
@@ -66,13 +67,23 @@ class DnsServer:
         loop = asyncio.get_running_loop()
         for host, port in self.settings.listen:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self), local_addr=(host, port), family=family)
-            udp = transport
-            self._udp.append(udp)
-            actual = udp.get_extra_info("sockname")[1]
-            server = await asyncio.start_server(self._serve_tcp, host, actual, family=family,
-                                                reuse_address=True, backlog=128)
+            # port 0: the UDP port is picked by the kernel and TCP must get the same
+            # number, which may be taken (by an outgoing connection, say): try again
+            for attempt in range(1 if port else 20):
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Udp(self), local_addr=(host, port), family=family)
+                actual = transport.get_extra_info("sockname")[1]
+                try:
+                    server = await asyncio.start_server(self._serve_tcp, host, actual,
+                                                        family=family, reuse_address=True,
+                                                        backlog=128)
+                except OSError as exc:
+                    transport.close()
+                    if port or exc.errno != errno.EADDRINUSE or attempt == 19:
+                        raise
+                    continue
+                break
+            self._udp.append(transport)
             self._tcp.append(server)
             self.bound.append((host, actual))
 
@@ -113,14 +124,17 @@ class DnsServer:
     async def answer(self, data: bytes, client: str, transport: str,
                      qk: QueryKey | None) -> bytes | None:
         """The reply to one raw query (None: drop it)."""
+        allowed = self.allowed(client)
         try:
             query = wm.parse(data)
         except FormError:
+            if not allowed:
+                return None      # strangers get REFUSED or nothing, never our FORMERR
             self.stats.formerr += 1
             return _formerr(data)
         if query.flags & QR:
             return None
-        if not self.allowed(client):
+        if not allowed:
             self.stats.refused += 1
             return error_response(query, Rcode.REFUSED, (18, "query from a client outside "
                                                                 "the access list"))

@@ -21,7 +21,7 @@ def test_tlsa(interop_api: Api, domain: str) -> None:
     if STATUS[domain] == "bogus":
         no_records_anywhere(body)
     else:
-        assert body["records"][0]["data"].startswith("6a2ea45b")
+        assert body["records"][0]["association_data"].startswith("6a2ea45b")
         assert body["usable"][0]["mnemonic"].startswith("DANE-EE SPKI SHA2-256")
 
 

@@ -1,0 +1,151 @@
+"""Issue 4, the caches: RFC 2181 trust ranks (lower-ranked data never replaces
+higher), TTL caps, negative entries (RFC 2308: the SOA minimum), LRU eviction within
+the byte budget, and the iterator's use of them (glue never answers, DNAME cached and
+synthesized on lookup, no upstream query for cached data).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from resolver.cache.messages import MessageCache, query_key
+from resolver.cache.rrsets import NXDOMAIN_TYPE, NegativeCache, NegEntry, Rank, RRsetCache
+from resolver.dnssec.status import Security
+from resolver.wire import message as wm
+from resolver.wire.name import Name
+from resolver.wire.rrset import RRset
+from resolver.wire.types import Rcode, RRType
+
+from .conftest import LAB_TLD, FakeClock, Net, in_process_lab, run
+
+
+def n(text: str) -> Name:
+    return Name.from_text(text)
+
+
+def a_set(name: str, *last: int, ttl: int = 300) -> RRset:
+    return RRset(n(name), RRType.A, 1, ttl, [bytes((192, 0, 2, x)) for x in last])
+
+
+def test_lower_rank_never_replaces_higher() -> None:
+    clock = FakeClock()
+    cache = RRsetCache(1 << 20, clock)
+    assert cache.put(a_set("www.lab.", 1), Rank.AUTH_ANSWER)
+    assert not cache.put(a_set("www.lab.", 6), Rank.ADDITIONAL)
+    assert not cache.put(a_set("www.lab.", 6), Rank.ANSWER)
+    entry = cache.get(n("www.lab."), RRType.A)
+    assert entry is not None and entry.rrset.rdatas == [bytes((192, 0, 2, 1))]
+    assert cache.put(a_set("www.lab.", 2), Rank.AUTH_ANSWER)      # same rank: refreshed
+    clock.advance(301)                                             # expired: anything goes
+    assert cache.put(a_set("www.lab.", 3), Rank.ADDITIONAL)
+
+
+def test_secure_data_kept_against_unvalidated_of_equal_rank() -> None:
+    cache = RRsetCache(1 << 20, FakeClock())
+    cache.put(a_set("www.lab.", 1), Rank.AUTH_ANSWER, security=Security.SECURE)
+    assert not cache.put(a_set("www.lab.", 6), Rank.AUTH_ANSWER)
+    assert cache.put(a_set("www.lab.", 7), Rank.AUTH_ANSWER, security=Security.SECURE)
+
+
+def test_ttl_caps() -> None:
+    clock = FakeClock()
+    cache = RRsetCache(1 << 20, clock, max_ttl=3600, min_ttl=60)
+    cache.put(a_set("long.lab.", 1, ttl=10 ** 6), Rank.AUTH_ANSWER)
+    cache.put(a_set("short.lab.", 1, ttl=5), Rank.AUTH_ANSWER)
+    long_entry = cache.get(n("long.lab."), RRType.A)
+    short_entry = cache.get(n("short.lab."), RRType.A)
+    assert long_entry is not None and long_entry.ttl(clock()) == 3600
+    assert short_entry is not None and short_entry.ttl(clock()) == 60
+    clock.advance(61)
+    assert cache.get(n("short.lab."), RRType.A) is None
+
+
+def test_lru_eviction_within_budget() -> None:
+    cache = RRsetCache(20_000, FakeClock())
+    for i in range(1000):
+        cache.put(a_set(f"h{i}.lab.", 1), Rank.AUTH_ANSWER)
+    assert cache.store.bytes <= 20_000
+    assert 0 < len(cache) < 1000
+    assert cache.store.evictions > 0
+    assert cache.get(n("h999.lab."), RRType.A) is not None      # the newest survive
+    assert cache.get(n("h0.lab."), RRType.A) is None            # the oldest went first
+
+
+def test_negative_cache_ttl_and_nxdomain_covers_all_types() -> None:
+    clock = FakeClock()
+    cache = NegativeCache(1 << 20, clock, max_ttl=3600)
+    soa = RRset(n("lab."), RRType.SOA, 1, 3600, [b"\x00" * 22])
+    cache.put(NegEntry(n("nope.lab."), NXDOMAIN_TYPE, Rcode.NXDOMAIN, n("lab."), soa), 300)
+    for qtype in (RRType.A, RRType.MX, RRType.TXT):
+        entry = cache.get(n("nope.lab."), qtype)
+        assert entry is not None and entry.rcode == Rcode.NXDOMAIN
+    cache.put(NegEntry(n("www.lab."), RRType.TXT, Rcode.NOERROR, n("lab."), soa), 10 ** 6)
+    nodata = cache.get(n("www.lab."), RRType.TXT)
+    assert nodata is not None and nodata.ttl(clock()) == 3600      # capped
+    assert cache.get(n("www.lab."), RRType.A) is None
+    clock.advance(301)
+    assert cache.get(n("nope.lab."), RRType.A) is None
+
+
+def test_message_cache_ages_ttls_and_patches_id() -> None:
+    clock = FakeClock()
+    cache = MessageCache(1 << 20, clock)
+    q = wm.make_query(n("www.lab."), RRType.A, rd=True, msg_id=1)
+    resp = wm.make_response(q)
+    resp.answer = a_set("www.lab.", 1, ttl=300).records()
+    offsets: list[int] = []
+    wire = resp.to_wire(None, offsets)
+    qk = query_key(q.to_wire())
+    assert qk is not None
+    cache.put(qk.key, wire, offsets, [300], 300)
+    clock.advance(40)
+    q2 = wm.make_query(n("WWW.lab."), RRType.A, rd=True, msg_id=0xBEEF)
+    data = q2.to_wire()
+    qk2 = query_key(data)
+    assert qk2 is not None and qk2.key == qk.key
+    hit = cache.answer(data, qk2, 1232)
+    assert hit is not None
+    reply = wm.parse(hit)
+    assert reply.id == 0xBEEF and reply.answer[0].ttl == 260
+    assert reply.question[0].name.wire == n("WWW.lab.").wire
+    assert cache.answer(data, qk2, 20) is None          # too big for the client: a miss
+    clock.advance(300)
+    assert cache.answer(data, qk2, 1232) is None        # expired
+
+
+def test_cached_answers_cost_no_query(lab: Net) -> None:
+    resolver = lab.resolver()
+    run(resolver.resolve(n("www.lab."), RRType.A))
+    run(resolver.resolve(n("nope.lab."), RRType.A))
+    run(resolver.resolve(n("www.lab."), RRType.TXT))
+    lab.reset_queries()
+    assert run(resolver.resolve(n("www.lab."), RRType.A)).rcode == Rcode.NOERROR
+    assert run(resolver.resolve(n("nope.lab."), RRType.AAAA)).rcode == Rcode.NXDOMAIN
+    assert run(resolver.resolve(n("www.lab."), RRType.TXT)).rcode == Rcode.NOERROR
+    assert lab.queries() == []
+    # a new name in a known zone goes straight to that zone's server
+    run(resolver.resolve(n("ok1.lab."), RRType.A))
+    assert {q[0] for q in lab.queries()} == {n("ok1.lab.")}
+    assert len(lab.queries(LAB_TLD)) == len(lab.queries()) == 1
+
+
+def test_dname_cached_and_synthesized(tmp_path: Path) -> None:
+    """``d.lab. DNAME other.``: the DNAME is cached, never the CNAME synthesized from
+    it, so another name below the DNAME is answered from the cache with the DNAME and
+    a fresh CNAME (and a repeated question with the DNAME too, RFC 6672 s3.4)."""
+    world = in_process_lab()
+    resolver = world.resolver(tmp_path)
+    first = run(resolver.resolve(n("www.d.lab."), RRType.A))
+    assert first.rcode == Rcode.NOERROR
+    assert [rs.rtype for rs in first.answer] == [RRType.DNAME, RRType.CNAME, RRType.A]
+    assert resolver.rrsets.get(n("www.d.lab."), RRType.CNAME) is None
+    assert resolver.rrsets.get(n("d.lab."), RRType.DNAME) is not None
+    sent = len(world.transport.sent)
+    second = run(resolver.resolve(n("www.d.lab."), RRType.A))
+    assert [rs.rtype for rs in second.answer] == [RRType.DNAME, RRType.CNAME, RRType.A]
+    assert len(world.transport.sent) == sent
+    other = run(resolver.resolve(n("ns.d.lab."), RRType.A))
+    assert [rs.rtype for rs in other.answer] == [RRType.DNAME, RRType.CNAME, RRType.A]
+    assert [Name(d) for d in other.answer[1].rdatas] == [n("ns.other.")]
+    assert all(q.question[0].name.key != n("ns.d.lab.").key
+               for _, q, _ in world.transport.sent[sent:])
