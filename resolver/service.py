@@ -116,18 +116,18 @@ class Resolver:
         if running is not None:
             self.stats.merged += 1
             return await asyncio.shield(running)
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            answer = await self._resolve(qname, qtype, cd, OFF)
-            future.set_result(answer)
-            return answer
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved
-            raise
-        finally:
-            del self._inflight[key]
+        # the work runs in a task of its own: a first asker that is cancelled (a client
+        # gone away) must not cancel the answer of those merged into it
+        task = asyncio.ensure_future(self._resolve(qname, qtype, cd, OFF))
+        self._inflight[key] = task
+
+        def done(finished: asyncio.Future[Answer]) -> None:
+            if self._inflight.get(key) is finished:
+                del self._inflight[key]
+            if not finished.cancelled():
+                finished.exception()  # mark retrieved
+        task.add_done_callback(done)
+        return await asyncio.shield(task)
 
     # ------------------------------------------------------------------ work
     async def _resolve(self, qname: Name, qtype: int, cd: bool, trace: Trace) -> Answer:
@@ -147,11 +147,15 @@ class Resolver:
         budget = Budget(self.settings.validation_limits)
 
         async def fetch(name: Name, rtype: int) -> IterResult:
-            return await self.iterator.resolve(name, rtype, state)
+            return await self.iterator.resolve(name, rtype, state, validating=True)
 
         outcome = await self.validator.validate(qname, qtype, result, fetch, budget, trace)
-        self._remember(qname, qtype, result, outcome)
-        return self._answer(qname, qtype, result, outcome, cd)
+        self._remember(qname, qtype, result, outcome, budget)
+        answer = self._answer(qname, qtype, result, outcome, cd)
+        until = self._negative_anchor_until(outcome)
+        if until is not None:   # not cached past the end of the negative trust anchor
+            answer.ttl = max(0, min(answer.ttl, int(until - self.finder.now())))
+        return answer
 
     def _failure(self, qname: Name, qtype: int, exc: ResolveError, state: QueryState) -> Answer:
         self.stats.servfail += 1
@@ -165,10 +169,22 @@ class Resolver:
         self._failures[(qname.key, qtype)] = (self.now() + FAILURE_TTL, answer)
         return answer
 
-    def _remember(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome) -> None:
-        """Write the verdicts back into the caches (cached data keeps its status)."""
+    def _remember(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
+                  budget: Budget) -> None:
+        """Write the verdicts back into the caches (cached data keeps its status).
+
+        Two kinds of verdict are not a property of the data and are not written: those
+        resting on a negative trust anchor (they must end when the anchor expires, so
+        the data is validated again each time, which is cheap), and bogus verdicts of a
+        query that ran out of validation budget (one expensive query, such as a long
+        CNAME chain, must not make its RRsets bogus for everyone)."""
         bogus_ttl = self.settings.bogus_ttl
         for index, part in enumerate(outcome.parts):
+            reason = part.verdict.reason
+            if reason is not None and reason.problem == Problem.NEGATIVE_ANCHOR:
+                continue
+            if part.verdict.security == Security.BOGUS and budget.exhausted:
+                continue
             if index < len(result.answer):
                 if index < len(result.verdicts) and result.verdicts[index] is not None:
                     continue
@@ -183,6 +199,18 @@ class Resolver:
                 ttl = bogus_ttl if part.verdict.security == Security.BOGUS else None
                 self.negative.set_security(target, qtype, part.verdict.security,
                                            part.verdict.reason, ttl)
+
+    def _negative_anchor_until(self, outcome: Outcome) -> float | None:
+        """When the negative trust anchor the outcome rests on ends, if it rests on one."""
+        ends = []
+        for part in outcome.parts:
+            reason = part.verdict.reason
+            if reason is not None and reason.problem == Problem.NEGATIVE_ANCHOR \
+                    and part.zone is not None:
+                nta = self.finder.negative_anchor(part.zone)
+                if nta is not None:
+                    ends.append(nta.until)
+        return min(ends) if ends else None
 
     def _answer(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
                 cd: bool) -> Answer:
@@ -203,7 +231,8 @@ class Resolver:
             answer.ttl = self.settings.bogus_ttl
             return answer
         answer.answer = list(result.answer)
-        negative = result.soa is not None or (result.rcode == Rcode.NXDOMAIN)
+        negative = result.soa is not None or (result.rcode == Rcode.NXDOMAIN) or (
+            bool(result.proofs) and not any(r.rtype == qtype for r in result.answer))
         if result.soa is not None:
             answer.authority.append(result.soa)
         if negative or any(_wildcard(r) for r in result.answer):

@@ -435,8 +435,10 @@ class Iterator:
                         depth: int, per_name: NameQuota) -> Message:
         """Ask the servers of *dp* until one gives a usable reply."""
         tried: set[Server] = set()
+        timed_out: set[Server] = set()
         tried_names: set[bytes] = set()
         failures = 0
+        rounds = 0
         last_error = "no name server address"
         zone_key = dp.zone.key
         while failures < self.limits.upstream_retries:
@@ -448,15 +450,23 @@ class Iterator:
             if not candidates:
                 if untried:
                     last_error = f"every name server of {dp.zone} is backed off after timeouts"
-                if not await self._more_addresses(dp, state, depth, tried_names):
-                    break
-                continue
+                if await self._more_addresses(dp, state, depth, tried_names):
+                    continue
+                if timed_out and rounds < 1:
+                    # every server was tried: ask the ones that only timed out once more,
+                    # with the longer timeout the infra cache now gives them
+                    rounds += 1
+                    tried -= timed_out
+                    timed_out.clear()
+                    continue
+                break
             server = self.infra.order(candidates, zone_key, now)[0]
             tried.add(server)
             try:
                 reply = await self._exchange(server, qname, qtype, state, per_name)
             except UpstreamTimeout as exc:
                 failures += 1
+                timed_out.add(server)
                 last_error = str(exc)
                 continue
             except UpstreamError as exc:

@@ -12,6 +12,7 @@ out not to be zone cuts (a denial without the NS bit) are stepped over.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ from ..wire.name import Name
 from ..wire.rrset import RRset
 from ..wire.types import Rcode, RRType, type_to_text
 from .keycache import KeyCache, KeyEntry
-from .trace import Trace
+from .trace import Trace, check_text, ds_text, key_text, verdict_text
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,11 @@ class KeyFinder:
                        trace: Trace) -> KeyEntry:
         nta = self._negative_anchor(zone)
         if nta is not None:
-            trace.add(str(nta.zone), "negative trust anchor: treated as insecure")
-            return KeyEntry.insecure(zone, Problem.NEGATIVE_ANCHOR, f"{nta.zone}")
+            until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(nta.until))
+            trace.add(str(nta.zone), f"negative trust anchor until {until}: not validated, "
+                                     f"treated as insecure")
+            return KeyEntry.insecure(zone, Problem.NEGATIVE_ANCHOR,
+                                     f"configured for {nta.zone} until {until}")
         found = self.anchors.closest(zone)
         if found is None:
             return KeyEntry.insecure(zone, Problem.NO_ANCHOR, f"no trust anchor above {zone}")
@@ -80,13 +84,26 @@ class KeyFinder:
         start, entry = self._cached_ancestor(zone, anchor_zone)
         if entry is None:
             entry = await self._prime(anchor_zone, anchors, fetch, budget, trace)
-            self.cache.put(entry)
+            self._store(entry, budget)
             start = anchor_zone
         else:
-            trace.add(str(entry.zone), _describe(entry) + " (cached)")
+            trace.add(str(entry.zone), _describe(entry))
         if not entry.secure or start == zone:
             return entry
         return await self._walk(entry, zone, fetch, budget, trace)
+
+    def _store(self, entry: KeyEntry, budget: Budget) -> None:
+        """Cache *entry*, unless it is bogus only because this query ran out of work:
+        the per-query budget says nothing about the zone, and caching it would let one
+        expensive query (a long CNAME chain) make an innocent zone bogus for everyone."""
+        if entry.security == Security.BOGUS and budget.exhausted:
+            log.debug("not caching %s: the query's validation budget is spent", entry.zone)
+            return
+        self.cache.put(entry)
+
+    def negative_anchor(self, zone: Name) -> NegativeAnchor | None:
+        """The negative trust anchor in force at or above *zone*, if any (RFC 7646)."""
+        return self._negative_anchor(zone)
 
     def _negative_anchor(self, zone: Name) -> NegativeAnchor | None:
         now = self.now()
@@ -109,31 +126,33 @@ class KeyFinder:
     async def _prime(self, zone: Name, anchors: tuple[TrustAnchor, ...], fetch: Fetch,
                      budget: Budget, trace: Trace) -> KeyEntry:
         """The anchor zone's DNSKEY set, authenticated by the anchor (RFC 4035 s5.1)."""
-        dnskey = await self._fetch_rrset(zone, RRType.DNSKEY, fetch, trace)
-        if dnskey is None:
-            return KeyEntry.bogus(zone, Problem.DNSKEY_MISSING,
-                                  f"{zone}: no DNSKEY set for the trust anchor")
         ds = [a.rdata for a in anchors if a.rtype == RRType.DS]
         keys = [a.rdata for a in anchors if a.rtype == RRType.DNSKEY]
+        trace.add(str(zone), "trust anchor: " + ", ".join(
+            [f"DS {_ds_text(d)}" for d in ds] + [f"DNSKEY {_key(k)}" for k in keys]))
+        dnskey = await self._fetch_rrset(zone, RRType.DNSKEY, fetch, trace)
+        if dnskey is None:
+            trace.add(str(zone), "no DNSKEY set for the trust anchor: bogus")
+            return KeyEntry.bogus(zone, Problem.DNSKEY_MISSING,
+                                  f"{zone}: no DNSKEY set for the trust anchor")
         now = self.now()
         if ds:
             match = match_ds(zone, ds, dnskey.rdatas, self.policy, self.limits)
             if not match.ok and not keys:
-                trace.add(str(zone), f"trust anchor DS: {match.verdict}")
+                trace.add(str(zone), f"no DNSKEY matches the anchor DS: "
+                                     f"{verdict_text(match.verdict, detail=True)}")
                 return _entry_from_verdict(zone, match.verdict.security,
                                            match.verdict.reason)
             if match.ok:
                 result = verify_dnskey_rrset(dnskey, match, now, budget, self.policy)
-                trace.add(str(zone), "DNSKEY " + ", ".join(
-                    f"{key_tag(k)}" for k in match.keys) + " matches the trust anchor DS; "
-                    f"DNSKEY set {result.verdict}")
+                trace.add(str(zone), "DNSKEY " + ", ".join(_key(k) for k in match.keys) +
+                          f" matches the anchor DS; DNSKEY set: {check_text(result)}")
                 if result.ok:
                     return self._secure(zone, dnskey, result.ttl)
                 if not keys:
                     return _entry_from_verdict(zone, result.security, result.verdict.reason)
         result = verify_dnskey_rrset(dnskey, keys, now, budget, self.policy)
-        trace.add(str(zone), f"DNSKEY set checked against the trust anchor keys: "
-                             f"{result.verdict}")
+        trace.add(str(zone), f"DNSKEY set against the anchor keys: {check_text(result)}")
         if result.ok:
             return self._secure(zone, dnskey, result.ttl)
         return _entry_from_verdict(zone, result.security, result.verdict.reason)
@@ -156,6 +175,7 @@ class KeyFinder:
             child = zone.ancestor(depth)
             cached = self.cache.get(child)
             if cached is not None:
+                trace.add(str(child), _describe(cached))
                 cur = cached
                 if not cur.secure:
                     return cur
@@ -165,7 +185,7 @@ class KeyFinder:
             if nxt is None:        # not a zone cut: keep the current keys
                 depth += 1
                 continue
-            self.cache.put(nxt)
+            self._store(nxt, budget)
             if not nxt.secure:
                 return nxt
             cur = nxt
@@ -181,13 +201,13 @@ class KeyFinder:
         try:
             result = await fetch(child, RRType.DS)
         except ResolveError as exc:
-            trace.add(str(zone), f"DS query for {child} failed: {exc.text}")
+            trace.add(str(zone), f"DS query for {child} failed: {exc.text}: bogus")
             return KeyEntry.bogus(child, Problem.DNSKEY_MISSING, f"DS for {child}: {exc.text}")
         ds = final_rrset(result, child, RRType.DS)
         if ds is not None:
             verdict = verify_rrset(ds, parent.keys, zone, self.now(), budget, self.policy)
-            trace.add(str(zone), f"DS {child}: " + ", ".join(
-                _ds_text(d) for d in ds.rdatas) + f"; signed by {zone}: {verdict.verdict}")
+            trace.add(str(zone), f"DS for {child}: " + ", ".join(
+                _ds_text(d) for d in ds.rdatas) + f"; {check_text(verdict)}")
             if not verdict.ok:
                 return _entry_from_verdict(child, verdict.security, verdict.verdict.reason)
             return await self._child_keys(child, ds, fetch, budget, trace)
@@ -201,8 +221,13 @@ class KeyFinder:
         zone = parent.zone
         assert parent.keys is not None
         if result.neg_zone is not None and result.neg_zone == child:
+            trace.add(str(zone), f"the DS denial for {child} came from the child zone: bogus")
             return KeyEntry.bogus(child, Problem.CHAIN_BROKEN,
                                   f"the DS denial for {child} came from the child zone")
+        crowded = too_many_nsec3(result.proofs, zone, self.limits)
+        if crowded is not None:
+            trace.add(str(zone), f"DS denial for {child}: {crowded}")
+            return KeyEntry.bogus(child, Problem.TOO_MANY_NSEC3, crowded)
         proofs = []
         for rrset in result.proofs:
             check = verify_rrset(rrset, parent.keys, zone, self.now(), budget, self.policy)
@@ -211,22 +236,37 @@ class KeyFinder:
         if result.rcode == Rcode.NXDOMAIN:
             denial = prove_denial(DenialKind.NXDOMAIN, child, RRType.DS, zone, proofs,
                                   self.limits, budget)
-            trace.add(str(zone), f"{child} does not exist: {denial.verdict}")
+            for step in denial.steps:
+                trace.add(str(zone), step)
+            trace.add(str(zone), f"{child} does not exist: {verdict_text(denial.verdict)}")
             if denial.verdict.security == Security.BOGUS:
+                # NXDOMAIN for an empty non-terminal: its NSEC still proves that there
+                # is no DS and no zone cut there (as Unbound reads it)
+                ent = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
+                                   self.limits, budget)
+                if ent.kind == DenialKind.ENT_NODATA and ent.secure:
+                    trace.add(str(zone), f"{child} is an empty non-terminal: no DS there")
+                    return None
                 return _entry_from_verdict(child, Security.BOGUS, denial.verdict.reason)
             return None
         denial = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
                               self.limits, budget)
+        trace.add(str(zone), f"no DS for {child}; the proof:")
         for step in denial.steps:
             trace.add(str(zone), step)
         security = denial.verdict.security
         if security == Security.BOGUS:
+            trace.add(str(zone), f"DS denial for {child}: "
+                                 f"{verdict_text(denial.verdict, detail=True)}")
             return _entry_from_verdict(child, security, denial.verdict.reason)
         if security == Security.INSECURE:
+            trace.add(str(zone), f"{child} and below: {verdict_text(denial.verdict)}")
             return _entry_from_verdict(child, security, denial.verdict.reason)
         if denial.kind == DenialKind.NODATA and self._delegation(child, zone, proofs):
             trace.add(str(zone), f"{child} is delegated without DS: insecure below")
-            return KeyEntry.insecure(child, Problem.NO_DS, f"{child}: no DS at {zone}")
+            return KeyEntry.insecure(child, Problem.NO_DS, f"{child} is delegated from "
+                                                           f"{zone} without DS")
+        trace.add(str(zone), f"{child} is not a zone cut: the keys of {zone} still apply")
         return None
 
     def _delegation(self, child: Name, zone: Name, proofs: list[RRset]) -> bool:
@@ -256,15 +296,17 @@ class KeyFinder:
                           trace: Trace) -> KeyEntry:
         dnskey = await self._fetch_rrset(child, RRType.DNSKEY, fetch, trace)
         if dnskey is None:
-            return KeyEntry.bogus(child, Problem.DNSKEY_MISSING, f"{child}: no DNSKEY set")
+            trace.add(str(child), "no DNSKEY set, but the parent has a DS: bogus")
+            return KeyEntry.bogus(child, Problem.DNSKEY_MISSING,
+                                  f"{child}: no DNSKEY set, but a DS at the parent")
         match = match_ds(child, ds.rdatas, dnskey.rdatas, self.policy, self.limits)
         if not match.ok:
-            trace.add(str(child), f"DS against DNSKEY set: {match.verdict}")
+            trace.add(str(child), f"DNSKEY set ({_keys_text(dnskey.rdatas)}) against the DS: "
+                                  f"{verdict_text(match.verdict, detail=True)}")
             return _entry_from_verdict(child, match.verdict.security, match.verdict.reason)
         result = verify_dnskey_rrset(dnskey, match, self.now(), budget, self.policy)
-        trace.add(str(child), "DNSKEY " + ", ".join(
-            f"{key_tag(k)}/{k[3]}" for k in match.keys) +
-            f" matches the DS; DNSKEY set self-signed: {result.verdict}")
+        trace.add(str(child), "DNSKEY " + ", ".join(_key(k) for k in match.keys) +
+                  f" matches the DS; DNSKEY set: {check_text(result)}")
         if not result.ok:
             return _entry_from_verdict(child, result.security, result.verdict.reason)
         return self._secure(child, dnskey, result.ttl)
@@ -279,13 +321,33 @@ class KeyFinder:
         return final_rrset(result, name, rtype)
 
 
+def too_many_nsec3(rrsets: list[RRset], zone: Name, limits: Limits) -> str | None:
+    """Why the NSEC3 records of *zone* among *rrsets* are too many to look at, or None.
+    Checked before any of their signatures is verified (SECURITY.md s1: a response
+    padded with NSEC3 records must not cost crypto work)."""
+    count = sum(len(rs.rdatas) for rs in rrsets
+                if rs.rtype == RRType.NSEC3 and rs.name.is_subdomain(zone))
+    if count > limits.nsec3_records:
+        return f"{count} NSEC3 records, more than the limit of {limits.nsec3_records}"
+    return None
+
+
 def _ds_text(data: bytes) -> str:
     try:
         value = rd.decode(RRType.DS, data)
     except rd.RdataError:
         return "(malformed DS)"
     assert isinstance(value, rd.DS)
-    return f"{value.key_tag}/{value.algorithm}/{value.digest_type}"
+    return ds_text(value.key_tag, value.algorithm, value.digest_type)
+
+
+def _key(dnskey: bytes) -> str:
+    return key_text(key_tag(dnskey), dnskey[3]) if len(dnskey) >= 4 else "(malformed)"
+
+
+def _keys_text(dnskeys: list[bytes], limit: int = 4) -> str:
+    shown = ", ".join(_key(k) for k in dnskeys[:limit])
+    return shown + (f" and {len(dnskeys) - limit} more" if len(dnskeys) > limit else "")
 
 
 def _entry_from_verdict(zone: Name, security: Security, reason: Reason | None) -> KeyEntry:
@@ -297,6 +359,9 @@ def _entry_from_verdict(zone: Name, security: Security, reason: Reason | None) -
 
 
 def _describe(entry: KeyEntry) -> str:
+    """A key cache entry in a trace line."""
     if entry.secure:
-        return "keys " + ", ".join(f"{t}/{a}" for t, a in entry.tags) + ": secure"
-    return f"{entry.security.label}: {entry.reason}"
+        shown = ", ".join(key_text(t, a) for t, a in entry.tags[:4])
+        more = f" and {len(entry.tags) - 4} more" if len(entry.tags) > 4 else ""
+        return f"keys from the cache: {shown}{more}: secure"
+    return f"from the cache: {entry.security.label} ({entry.reason})"

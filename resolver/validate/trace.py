@@ -1,8 +1,47 @@
-"""A plain-words record of how a verdict was reached (``query --trace``, ``/v1/explain``)."""
+"""A plain-words record of how a verdict was reached (``query --trace``, ``/v1/explain``).
+
+Lines are grouped by the zone they are about, in the order the validator worked: the
+trust anchor, each zone's DS and DNSKEY key tags, which RRSIG verified which RRset,
+which NSEC/NSEC3 record proved what, and the verdict with where and why it failed.
+Keys are written ``tag/ALGORITHM`` (``6332/ECDSAP256``), DS records
+``tag/ALGORITHM/DIGEST``. :meth:`Trace.render` shortens NSEC3 hashes to their first
+eight characters and a ``~`` so a trace fits on one screen; :meth:`Trace.to_json`
+keeps them whole.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+from ..dnssec.status import Problem, Verdict
+from ..dnssec.verify import RRsetResult
+
+_ALGORITHMS = {1: "RSAMD5", 3: "DSA", 5: "RSASHA1", 6: "DSA-NSEC3", 7: "RSASHA1-NSEC3",
+               8: "RSASHA256", 10: "RSASHA512", 12: "ECC-GOST", 13: "ECDSAP256",
+               14: "ECDSAP384", 15: "ED25519", 16: "ED448"}
+_DIGESTS = {1: "SHA-1", 2: "SHA-256", 3: "GOST", 4: "SHA-384"}
+_HASH = re.compile(r"\b([0-9a-v]{8})[0-9a-v]{24}\b")   # a base32hex NSEC3 hash label
+
+
+def algorithm_text(algorithm: int) -> str:
+    return _ALGORITHMS.get(algorithm, f"alg{algorithm}")
+
+
+def key_text(tag: int | None, algorithm: int | None) -> str:
+    """``6332/ECDSAP256``: a DNSKEY (or the key an RRSIG names) in a trace line."""
+    if tag is None or algorithm is None:
+        return "?"
+    return f"{tag}/{algorithm_text(algorithm)}"
+
+
+def ds_text(tag: int, algorithm: int, digest: int) -> str:
+    return f"{tag}/{algorithm_text(algorithm)}/{_DIGESTS.get(digest, f'digest{digest}')}"
+
+
+def shorten(text: str) -> str:
+    """NSEC3 hashes cut to eight characters (``krsatb3p~``)."""
+    return _HASH.sub(r"\1~", text)
 
 
 @dataclass(slots=True)
@@ -23,7 +62,7 @@ class Trace:
             if zone != last:
                 out.append(f"{zone or '(answer)'}")
                 last = zone
-            out.append(f"    {text}")
+            out.append(f"    {shorten(text)}")
         return "\n".join(out)
 
     def to_json(self) -> list[dict[str, str]]:
@@ -31,3 +70,29 @@ class Trace:
 
 
 OFF = Trace(enabled=False)
+
+
+def verdict_text(verdict: Verdict, detail: bool = False) -> str:
+    """``secure``, or ``bogus (signature expired)`` (with the detail when asked)."""
+    reason = verdict.reason
+    if reason is None:
+        return verdict.security.label
+    text = reason.problem.text
+    if detail and reason.detail:
+        text += f": {reason.detail}"
+    return f"{verdict.security.label} ({text})"
+
+
+def check_text(result: RRsetResult) -> str:
+    """What the RRSIG check of one RRset found, naming the RRSIGs by key."""
+    if result.ok:
+        return f"RRSIG {key_text(result.key_tag, result.algorithm)} verified: secure"
+    failed = [f"RRSIG {key_text(a.key_tag, a.algorithm)} {a.problem.text}"
+              for a in result.attempts if a.problem is not None]
+    problem = result.problem
+    if problem is Problem.SIG_MISSING:
+        return f"no RRSIG: {result.security.label}"
+    if not failed or problem is Problem.BUDGET_EXCEEDED:
+        return verdict_text(result.verdict, detail=True)
+    more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
+    return "; ".join(failed[:3]) + more + f": {result.security.label}"

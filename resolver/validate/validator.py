@@ -21,18 +21,26 @@ from ..dnssec.denial import DenialKind, prove_denial
 from ..dnssec.status import Problem, Reason, Security, Verdict
 from ..dnssec.verify import verify_rrset
 from ..iterate.engine import IterResult
-from ..wire.name import Name
+from ..wire.name import Name, NameError_
 from ..wire.rrset import RRset
 from ..wire.types import Rcode, RRType, type_to_text
-from .chain import Fetch, KeyFinder
+from .chain import Fetch, KeyFinder, too_many_nsec3
 from .keycache import KeyEntry
-from .trace import Trace
+from .trace import Trace, check_text, verdict_text
 
 log = logging.getLogger(__name__)
 
 # Insecure verdicts that still deserve an Extended DNS Error (RFC 8914, RFC 9276).
 _INSECURE_EDE = {Problem.UNSUPPORTED_ALGORITHM, Problem.UNSUPPORTED_DIGEST,
                  Problem.NSEC3_ITERATIONS, Problem.NEGATIVE_ANCHOR}
+
+# EDE codes that differ from the problem's default. A DS whose digest matches no
+# DNSKEY is RFC 8914 s4.10 "DNSKEY Missing" ("a DS record existed at a parent, but no
+# supported matching DNSKEY record could be found for the child"), as Unbound says.
+_EDE_FOR = {Problem.DS_MISMATCH: 9}
+
+_UNSIGNED_TYPE = Verdict(Security.INDETERMINATE, Reason(
+    Problem.INDETERMINATE, "RRSIG records are not signed themselves"))
 
 
 @dataclass(slots=True)
@@ -69,11 +77,21 @@ class Validator:
         for index, rrset in enumerate(result.answer):
             cached = result.verdicts[index] if index < len(result.verdicts) else None
             if cached is not None:
-                part = Part(_what(rrset), cached, result.zones[index])
-                trace.add("", f"{_what(rrset)}: {cached} (cached)")
+                zone = result.zones[index] if index < len(result.zones) else None
+                part = Part(_what(rrset), cached, zone)
+                trace.add(str(zone or ""), f"{_what(rrset)}: {verdict_text(cached)} "
+                                           f"(verdict from the cache)")
+            elif rrset.rtype == RRType.RRSIG:
+                # a query for type RRSIG: RRSIGs are not signed themselves (RFC 4035
+                # s2.2), so they are answered, without a verdict and without AD
+                zone = result.zones[index] if index < len(result.zones) else None
+                part = Part(_what(rrset), _UNSIGNED_TYPE, zone)
+                trace.add(str(zone or ""), f"{_what(rrset)}: RRSIG records are not signed "
+                                           f"themselves; not validated")
             elif previous is not None and _synthesized(rrset, result.answer[index - 1]):
                 part = Part(_what(rrset), previous.verdict, previous.zone)
-                trace.add("", f"{_what(rrset)}: synthesized from the DNAME: {part.verdict}")
+                trace.add(str(previous.zone or ""), f"{_what(rrset)}: synthesized from the "
+                                                    f"DNAME: {verdict_text(part.verdict)}")
             else:
                 zone = result.zones[index] if index < len(result.zones) else None
                 part = await self._rrset(rrset, zone, result, fetch, budget, trace)
@@ -88,12 +106,15 @@ class Validator:
         if negative:
             if result.neg_verdict is not None:
                 parts.append(Part("denial", result.neg_verdict, result.neg_zone))
-                trace.add("", f"denial: {result.neg_verdict} (cached)")
+                trace.add(str(result.neg_zone or ""), f"denial: {verdict_text(result.neg_verdict)}"
+                                                      f" (verdict from the cache)")
             else:
                 final = Name(result.answer[-1].rdatas[0]) if result.answer and \
                     result.answer[-1].rtype == RRType.CNAME else qname
                 parts.append(await self._denial(final, qtype, result, fetch, budget, trace))
-        return _combine(parts)
+        outcome = _combine(parts)
+        _conclude(outcome, trace)
+        return outcome
 
     # ------------------------------------------------------------------ positive
     async def _rrset(self, rrset: RRset, zone_hint: Name | None, result: IterResult,
@@ -106,32 +127,40 @@ class Validator:
             if entry.secure:
                 verdict = Verdict.bogus(Problem.SIG_MISSING, f"{what}: no RRSIG, but "
                                         f"{entry.zone} is signed")
+                trace.add(str(entry.zone), f"{what}: no RRSIG, but the zone is signed: bogus")
             else:
                 verdict = Verdict(entry.security, entry.reason)
-            trace.add(str(entry.zone), f"{what}: unsigned: {verdict}")
+                trace.add(str(entry.zone), f"{what}: unsigned, in a zone that is "
+                                           f"{verdict_text(verdict)}")
             return Part(what, verdict, entry.zone)
         signer = _signer(rrset)
         if signer is None or not rrset.name.is_subdomain(signer):
             verdict = Verdict.bogus(Problem.SIG_SIGNER_MISMATCH, f"{what}: signer {signer}")
+            trace.add(str(signer or ""), f"{what}: RRSIG signer {signer} is not above the "
+                                         f"owner: bogus")
             return Part(what, verdict, signer)
         entry = await self.finder.keys_for(signer, fetch, budget, trace)
         if not entry.secure:
             verdict = Verdict(entry.security, entry.reason)
-            trace.add(str(signer), f"{what}: zone keys are {entry.security.label}: {verdict}")
+            trace.add(str(entry.zone), f"{what}: not checked, the keys of {entry.zone} are "
+                                       f"{entry.security.label}")
             return Part(what, verdict, entry.zone)
         assert entry.keys is not None
         checked = verify_rrset(rrset, entry.keys, signer, self.now(), budget, self.policy)
-        sig_text = (f"RRSIG {checked.key_tag}/{checked.algorithm}"
-                    if checked.rrsig is not None else "RRSIG")
-        trace.add(str(signer), f"{what}: {sig_text}: {checked.verdict}")
+        trace.add(str(signer), f"{what}: {check_text(checked)}")
         if not checked.ok:
             return Part(what, checked.verdict, signer, checked.ttl)
         if checked.wildcard and checked.rrsig is not None:
+            crowded = too_many_nsec3(result.proofs, signer, self.limits)
+            if crowded is not None:
+                trace.add(str(signer), f"{what}: wildcard proof: {crowded}")
+                return Part(what, Verdict.bogus(Problem.TOO_MANY_NSEC3, crowded), signer)
             proofs = self._verified(result.proofs, entry, signer, budget)
             denial = prove_denial(DenialKind.WILDCARD, rrset.name, rrset.rtype, signer, proofs,
                                   self.limits, budget, wildcard_labels=checked.rrsig.labels)
             for step in denial.steps:
                 trace.add(str(signer), step)
+            trace.add(str(signer), f"wildcard proof: {verdict_text(denial.verdict)}")
             if denial.verdict.security != Security.SECURE:
                 verdict = denial.verdict
                 if verdict.security == Security.BOGUS:
@@ -157,33 +186,51 @@ class Validator:
         nx = result.rcode == Rcode.NXDOMAIN
         what = f"{'NXDOMAIN' if nx else 'NODATA'} {name} {type_to_text(qtype)}"
         soa = result.soa
-        zone = _signer(soa) if soa is not None and soa.sigs else result.neg_zone
+        signed = soa if soa is not None else next(iter(result.proofs), None)
+        zone = _signer(signed) if signed is not None and signed.sigs else result.neg_zone
         if zone is None or not name.is_subdomain(zone):
             zone = result.neg_zone if result.neg_zone is not None else name
         entry = await self.finder.keys_for(zone, fetch, budget, trace)
         if not entry.secure:
             verdict = Verdict(entry.security, entry.reason)
-            trace.add(str(entry.zone), f"{what}: zone is {entry.security.label}")
+            trace.add(str(entry.zone), f"{what}: not checked, the zone is "
+                                       f"{verdict_text(verdict)}")
             return Part(what, verdict, entry.zone)
         assert entry.keys is not None
-        if soa is None or not soa.sigs:
+        if soa is None and not result.proofs:
+            trace.add(str(zone), f"{what}: neither SOA nor NSEC/NSEC3: bogus")
+            return Part(what, Verdict.bogus(Problem.NSEC_MISSING,
+                                            f"{what}: neither SOA nor NSEC/NSEC3"), zone)
+        if soa is not None and not soa.sigs:
+            trace.add(str(zone), f"{what}: no signed SOA: bogus")
             return Part(what, Verdict.bogus(Problem.NSEC_MISSING, f"{what}: no signed SOA"),
                         zone)
-        checked = verify_rrset(soa, entry.keys, zone, self.now(), budget, self.policy)
-        if not checked.ok:
-            trace.add(str(zone), f"SOA: {checked.verdict}")
-            return Part(what, checked.verdict, zone)
+        ttl: int | None = None
+        if soa is not None:   # the proof is the NSEC/NSEC3; a SOA sent must verify
+            checked = verify_rrset(soa, entry.keys, zone, self.now(), budget, self.policy)
+            trace.add(str(zone), f"SOA of the {what}: {check_text(checked)}")
+            if not checked.ok:
+                return Part(what, checked.verdict, zone)
+            ttl = checked.ttl
+        crowded = too_many_nsec3(result.proofs, zone, self.limits)
+        if crowded is not None:
+            trace.add(str(zone), f"{what}: {crowded}")
+            return Part(what, Verdict.bogus(Problem.TOO_MANY_NSEC3, crowded), zone)
         proofs = self._verified(result.proofs, entry, zone, budget)
         if not proofs and result.proofs:
+            trace.add(str(zone), f"{what}: the NSEC/NSEC3 signatures do not verify: bogus")
             return Part(what, Verdict.bogus(Problem.NSEC_BAD_PROOF,
                                             f"{what}: NSEC/NSEC3 signatures do not verify"),
                         zone)
         kind = DenialKind.NXDOMAIN if nx else DenialKind.NODATA
         denial = prove_denial(kind, name, qtype, zone, proofs, self.limits, budget)
+        if len(proofs) < len(result.proofs):
+            trace.add(str(zone), f"{len(result.proofs) - len(proofs)} NSEC/NSEC3 records "
+                                 f"ignored: their signatures do not verify")
         for step in denial.steps:
             trace.add(str(zone), step)
-        trace.add(str(zone), f"{what}: {denial.verdict}")
-        return Part(what, denial.verdict, zone, checked.ttl)
+        trace.add(str(zone), f"{what}: {verdict_text(denial.verdict)}")
+        return Part(what, denial.verdict, zone, ttl)
 
 
 def _what(rrset: RRset) -> str:
@@ -201,8 +248,33 @@ def _signer(rrset: RRset) -> Name | None:
 
 
 def _synthesized(rrset: RRset, before: RRset) -> bool:
-    return (rrset.rtype == RRType.CNAME and not rrset.sigs and before.rtype == RRType.DNAME
-            and rrset.name.is_strict_subdomain(before.name))
+    """Whether *rrset* is the unsigned CNAME the DNAME *before* implies (RFC 6672 s2.2):
+    it then shares the DNAME's verdict. Its target must be exactly the substitution,
+    or an unsigned CNAME could ride on a signed DNAME to any name."""
+    if not (rrset.rtype == RRType.CNAME and not rrset.sigs and before.rtype == RRType.DNAME
+            and rrset.name.is_strict_subdomain(before.name)
+            and len(rrset.rdatas) == 1 and before.rdatas):
+        return False
+    try:
+        prefix = rrset.name.relativize_to(before.name)
+        target = Name.from_labels(list(prefix) + list(Name(before.rdatas[0]).labels))
+        return Name(rrset.rdatas[0]) == target
+    except (NameError_, ValueError):
+        return False
+
+
+def _conclude(outcome: Outcome, trace: Trace) -> None:
+    """The last trace line: the verdict, and for anything but secure where and why."""
+    if not trace.enabled:
+        return
+    if outcome.security == Security.SECURE:
+        trace.add("", "verdict: secure (every RRset and proof of the answer verified)")
+        return
+    where = f" at {outcome.zone}" if outcome.zone is not None else ""
+    reason = outcome.reason
+    why = f": {reason.problem.text}" if reason is not None else ""
+    detail = f" ({reason.detail})" if reason is not None and reason.detail else ""
+    trace.add("", f"verdict: {outcome.security.label}{where}{why}{detail}")
 
 
 def _combine(parts: list[Part]) -> Outcome:
@@ -216,5 +288,6 @@ def _combine(parts: list[Part]) -> Outcome:
             weakest.verdict.security == Security.BOGUS or reason.problem in _INSECURE_EDE):
         where = f" in {weakest.zone}" if weakest.zone is not None else ""
         detail = f": {reason.detail}" if reason.detail else ""
-        outcome.ede.append((reason.ede, f"{reason.problem.text}{where}{detail}"))
+        code = _EDE_FOR.get(reason.problem, reason.ede)
+        outcome.ede.append((code, f"{reason.problem.text}{where}{detail}"))
     return outcome

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from . import parse, verify
+from . import dns_bench, parse, verify
 
 Row = tuple[str, str, str, str]
 
@@ -21,6 +21,7 @@ Row = tuple[str, str, str, str]
 SECTIONS: list[tuple[str, Callable[[], list[Row]]]] = [
     ("message parsing", parse.section),
     ("signature verification", verify.section),
+    *dns_bench.SECTIONS,
 ]
 
 

@@ -253,7 +253,8 @@ def test_merged_questions_to_a_dead_zone(lab: Net) -> None:
 
     answers = run(many())
     assert all(a.rcode == Rcode.SERVFAIL for a in answers)
-    assert len(lab.queries(LAB_SILENT)) == 1
+    # one query, and one retry with a longer timeout: not one per merged client
+    assert len(lab.queries(LAB_SILENT)) <= 2
 
 
 def test_different_questions_not_merged(lab: Net) -> None:
@@ -278,7 +279,7 @@ def test_failure_cached(lab: Net) -> None:
     first = run(resolver.resolve(n("www.dead.lab."), RRType.A))
     assert first.rcode == Rcode.SERVFAIL
     sent = len(lab.queries(LAB_SILENT))
-    assert sent == 1
+    assert 1 <= sent <= 2   # the query and one retry with a longer timeout
     started = time.monotonic()
     second = run(resolver.resolve(n("www.dead.lab."), RRType.A))
     assert second.rcode == Rcode.SERVFAIL

@@ -1,0 +1,1 @@
+"""Conformance replays: Unbound testbound and Deckard .rpl scenarios (issue 6)."""
