@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench venv clean demo
+.PHONY: test lint bench venv clean demo conformance run
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench.run
+
+# Every conformance suite, one line each ("suite: N passed, M failed").
+conformance: $(STAMP)
+	$(PY) tests/conformance/run_all.py
 
 # The main job: the signed test network, the resolver on a loopback port, and a tour
 # of secure, insecure and bogus answers (no internet needed).

@@ -161,7 +161,9 @@ def _usable_ds(decoded: list[tuple[int, rd.DS]], policy: AlgorithmPolicy,
 
 def _unsupported_verdict(decoded: list[tuple[int, rd.DS]], policy: AlgorithmPolicy) -> Verdict:
     if not decoded:
-        return Verdict.insecure(Problem.UNSUPPORTED_ALGORITHM, "no usable DS record")
+        # nothing could even be decoded: fail closed (a broken anchor or DS RRset must
+        # never turn a zone insecure)
+        return Verdict.bogus(Problem.DS_MISMATCH, "no DS record could be decoded")
     if any(policy.supports_algorithm(ds.algorithm) for _, ds in decoded):
         types = sorted({ds.digest_type for _, ds in decoded})
         return Verdict.insecure(Problem.UNSUPPORTED_DIGEST, f"DS digest types {types}")

@@ -353,4 +353,5 @@ def test_malformed_records_are_skipped(zone_keys: tuple[Name, bytes, bytes]) -> 
     assert result.ok
     assert [i for i, why in result.ignored if why == "malformed"] == [0, 1]
     only_bad = match_ds(owner, [b"\x00\x01"], [ksk])
-    assert only_bad.verdict.security == Security.INSECURE
+    # nothing decodable: fail closed, never "insecure"
+    assert only_bad.verdict.security == Security.BOGUS
