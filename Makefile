@@ -24,6 +24,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tests.bench.run
 
+# Production mode: the real root (IANA hints and anchors, kept up to date by RFC 5011)
+# on 127.0.0.1 and ::1; needs internet access, and root for port 53 (or PORT=5353).
+PORT ?= 53
+STATE ?= $(CURDIR)/.state/root-anchors.json
+run: $(STAMP)
+	mkdir -p $(dir $(STATE))
+	$(PY) -m resolver serve --listen 127.0.0.1:$(PORT) --listen [::1]:$(PORT) \
+		--api 127.0.0.1:8053 --auto-trust-anchor-file $(STATE)
+
 # Every conformance suite, one line each ("suite: N passed, M failed").
 conformance: $(STAMP)
 	$(PY) tests/conformance/run_all.py

@@ -60,7 +60,9 @@ class Settings:
     validation_limits: ValidationLimits = field(default_factory=ValidationLimits)
     legacy_algorithms: bool = False                  # RSASHA1, DSA: test profiles only
     negative_anchors: list[tuple[str, float]] = field(default_factory=list)  # (zone, until)
-    minimal_responses: bool = True
+    auto_trust_anchor_file: Path | None = None   # RFC 5011 state (None: static anchors)
+    metrics: tuple[str, int] | None = None       # separate /metrics listener, if any
+    query_log: bool = False                      # one INFO line per client query
     api: tuple[str, int] | None = ("127.0.0.1", 8053)       # None: no HTTP API
     api_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import ConfigError, IterLimits, Settings, parse_listen
 
-_PATH_KEYS = {"root-hints"}
+_PATH_KEYS = {"root-hints", "auto-trust-anchor-file"}
 _PATH_LIST_KEYS = {"trust-anchors"}
 
 
@@ -48,11 +48,19 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
             continue
         if key == "listen":
             _check_type(where, value, list)
-            settings.listen = [parse_listen(str(v)) for v in value]
+            try:
+                settings.listen = [parse_listen(str(v)) for v in value]
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
             continue
-        if key == "api":
+        if key in ("api", "metrics"):
             _check_type(where, value, str)
-            settings.api = None if value == "off" else parse_listen(value, 8053)
+            try:
+                address = None if value == "off" else parse_listen(
+                    value, 8053 if key == "api" else 9153)
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+            setattr(settings, key, address)
             continue
         if key == "negative-trust-anchors":
             _check_type(where, value, list)
@@ -104,6 +112,62 @@ def _apply_limits(limits: IterLimits, data: dict[str, Any], source: str) -> None
             raise ConfigError(f"{where}: must be positive")
         current = getattr(limits, attr)
         setattr(limits, attr, type(current)(value))
+
+
+# ``serve`` flag (argparse dest) -> configuration key; every flag has one.
+FLAG_KEYS = {
+    "listen": "listen", "api": "api", "metrics": "metrics", "query_log": "query-log",
+    "root_hints": "root-hints", "trust_anchor": "trust-anchors",
+    "no_validate": "validate", "allow_loopback_upstream": "allow-loopback-upstream",
+    "upstream_port": "upstream-port", "nodefault": "nodefault",
+    "no_qname_minimisation": "qname-minimisation", "no_ipv6_upstream": "ipv6-upstream",
+    "cache_size": "cache-size-mb", "auto_trust_anchor_file": "auto-trust-anchor-file",
+}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {value!r} as TOML")
+
+
+def _listen_text(addr: tuple[str, int]) -> str:
+    host, port = addr
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def dump(settings: Settings) -> str:
+    """The TOML text that :func:`load` reads back into equal settings."""
+    lines = []
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        key = f.name.replace("_", "-")
+        if f.name in ("iter_limits", "validation_limits"):
+            continue
+        if f.name == "listen":
+            value = [_listen_text(a) for a in value]
+        elif f.name in ("api", "metrics"):
+            value = "off" if value is None else _listen_text(value)
+        elif f.name == "negative_anchors":
+            items = ", ".join(f'{{zone = {_toml_value(z)}, until = {u!r}}}' for z, u in value)
+            lines.append(f"negative-trust-anchors = [{items}]")
+            continue
+        elif value is None:
+            continue
+        lines.append(f"{key} = {_toml_value(value)}")
+    lines.append("[limits]")
+    for f in fields(IterLimits):
+        value = getattr(settings.iter_limits, f.name)
+        lines.append(f"{f.name.replace('_', '-')} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
 
 
 def load(path: Path, settings: Settings | None = None) -> Settings:

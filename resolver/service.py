@@ -19,16 +19,18 @@ from .answer import Answer
 from .cache.messages import MessageCache
 from .cache.rrsets import NegativeCache, RRsetCache
 from .config import Settings
+from .counters import Counters
 from .dnssec.algorithms import DEFAULT, LEGACY
 from .dnssec.anchors import TrustAnchors, load_default_anchors, read_anchor_file
 from .dnssec.budget import Budget
 from .dnssec.status import Problem, Reason, Security
-from .iterate.engine import Iterator, IterResult, QueryState, ResolveError
+from .iterate.engine import Iterator, IterResult, LimitExceeded, QueryState, ResolveError
 from .iterate.hints import builtin_hints, read_hints
 from .iterate.infra import Infra
 from .iterate.transport import NetTransport, Transport
 from .local import LocalZones
-from .validate.chain import KeyFinder, NegativeAnchor
+from .validate.autotrust import TrustAnchorManager
+from .validate.chain import KeyFinder, NegativeAnchor, final_rrset
 from .validate.keycache import KeyCache
 from .validate.trace import OFF, Trace
 from .validate.validator import Outcome, Validator
@@ -77,14 +79,24 @@ class Resolver:
         self.local = LocalZones(settings.nodefault)
         self.policy = LEGACY if settings.legacy_algorithms else DEFAULT
         vnow = validation_now or now
+        self.autotrust: TrustAnchorManager | None = None
         if anchors is None:
             anchors = self._load_anchors(vnow())
+            if settings.validate and settings.auto_trust_anchor_file is not None:
+                self.autotrust = TrustAnchorManager(
+                    settings.auto_trust_anchor_file, list(anchors), now=vnow,
+                    policy=self.policy, limits=settings.validation_limits)
+                anchors = self.autotrust.anchors()
         self.anchors = anchors
         ntas = [NegativeAnchor(Name.from_text(z), until) for z, until in settings.negative_anchors]
         self.finder = KeyFinder(anchors, self.keys, self.policy, settings.validation_limits, vnow,
                                 ntas)
+        # anchor zone -> when its key set last validated (static anchors: at priming)
+        self.anchor_validated: dict[str, float] = self.finder.primed
         self.validator = Validator(self.finder, self.policy, settings.validation_limits, vnow)
         self.stats = Stats()
+        self.counters = Counters()
+        self.iterator.counters = self.counters
         self._inflight: dict[tuple[bytes, int, bool], asyncio.Future[Answer]] = {}
         self._failures: dict[tuple[bytes, int], tuple[float, Answer]] = {}
 
@@ -97,6 +109,70 @@ class Resolver:
                 anchors.merge(read_anchor_file(path))
             return anchors
         return load_default_anchors(now)
+
+    # ------------------------------------------------------------------ anchors
+    def set_anchors(self, anchors: TrustAnchors) -> None:
+        """Use another set of trust anchors (RFC 5011 change, SIGHUP reload); the key
+        cache is dropped because its entries were built on the old anchors."""
+        self.anchors = anchors
+        self.finder.anchors = anchors
+        self.keys.clear()
+
+    async def fetch_dnskey(self, zone: Name) -> RRset | None:
+        result = await self.iterator.resolve(zone, RRType.DNSKEY, self.iterator.new_state())
+        return final_rrset(result, zone, RRType.DNSKEY)
+
+    async def refresh_trust_anchors(self, force: bool = False) -> bool:
+        """One RFC 5011 refresh of the managed anchors (a no-op without a state file)."""
+        if self.autotrust is None:
+            return False
+        changed = await self.autotrust.refresh(self.fetch_dnskey, force=force)
+        for point in self.autotrust.summary():
+            if point.get("last_success"):
+                self.anchor_validated[str(point["zone"])] = float(point["last_success"])
+        if changed:
+            log.warning("trust anchors changed: %s", ", ".join(
+                f"{a.zone} {a.key_tag}" for a in self.autotrust.trusted()))
+            self.set_anchors(self.autotrust.anchors())
+        return changed
+
+    def reload_anchors(self, settings: Settings) -> TrustAnchors:
+        """Read the trust anchors again (SIGHUP) and switch to them; raises on bad files."""
+        saved = self.settings
+        self.settings = settings
+        try:
+            anchors = self._load_anchors(self.finder.now())
+        finally:
+            self.settings = saved
+        if settings.validate and settings.auto_trust_anchor_file is not None:
+            self.autotrust = TrustAnchorManager(
+                settings.auto_trust_anchor_file, list(anchors), now=self.finder.now,
+                policy=self.policy, limits=settings.validation_limits)
+            anchors = self.autotrust.anchors()
+        self.set_anchors(anchors)
+        return anchors
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Take the settings that can change while running (SIGHUP); caches are kept."""
+        current = self.settings
+        for name in ("qname_minimisation", "nodefault", "negative_anchors", "bogus_ttl",
+                     "max_negative_ttl", "query_log", "trust_anchors",
+                     "auto_trust_anchor_file"):
+            setattr(current, name, getattr(settings, name))
+        current.iter_limits = settings.iter_limits
+        self.iterator.limits = settings.iter_limits
+        self.local = LocalZones(current.nodefault)
+        self.finder.negative_anchors = [NegativeAnchor(Name.from_text(z), until)
+                                        for z, until in current.negative_anchors]
+
+    def anchor_report(self) -> dict[str, object]:
+        """The document of ``/v1/trust-anchors``."""
+        if self.autotrust is not None:
+            return self.autotrust.report()
+        return {"state_file": None, "trust_points": [], "keys": [
+            {"zone": a.zone.to_text(), "key_tag": a.key_tag, "algorithm": a.algorithm,
+             "type": "DS" if a.rtype == RRType.DS else "DNSKEY", "state": "Configured",
+             "trusted": True, "source": a.source} for a in self.anchors]}
 
     # ------------------------------------------------------------------ public
     async def resolve(self, qname: Name, qtype: int, qclass: int = 1, *, cd: bool = False,
@@ -159,6 +235,8 @@ class Resolver:
 
     def _failure(self, qname: Name, qtype: int, exc: ResolveError, state: QueryState) -> Answer:
         self.stats.servfail += 1
+        if isinstance(exc, LimitExceeded):
+            self.counters.inc("budget_cutoffs", ("query",))
         log.debug("SERVFAIL for %s/%d: %s", qname, qtype, exc.text)
         ede = [(exc.ede, exc.text)] if exc.ede else [(0, exc.text)]
         answer = Answer(qname, qtype, rcode=Rcode.SERVFAIL, security=Security.INDETERMINATE,
@@ -215,6 +293,13 @@ class Resolver:
     def _answer(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
                 cd: bool) -> Answer:
         security = outcome.security
+        code = outcome.reason.ede if outcome.reason is not None else None
+        self.counters.inc("validation_outcomes",
+                          (security.label, str(code) if code is not None else ""))
+        if outcome.reason is not None and outcome.reason.problem == Problem.BUDGET_EXCEEDED:
+            self.counters.inc("budget_cutoffs", ("validation",))
+        if security == Security.BOGUS and not cd:
+            self.counters.inc("bogus_servfail")
         if security == Security.SECURE:
             self.stats.secure += 1
         elif security == Security.BOGUS:

@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
+from ..counters import LATENCY_BUCKETS, Histogram
+from ..metrics import CONTENT_TYPE, registry_for, render
+from ..server.listener import DnsServer
 from ..service import Resolver
 from ..validate.trace import Trace
 from ..wire import message as wm
@@ -34,6 +38,7 @@ MAX_BODY = 256 * 1024
 OPENAPI = Path(__file__).with_name("openapi.json")
 RESOLVER_KEY: web.AppKey[Resolver] = web.AppKey("resolver", Resolver)
 STATS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("api_stats", dict)
+METRICS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("metrics", CollectorRegistry)
 
 
 class BadInput(web.HTTPBadRequest):
@@ -166,6 +171,15 @@ async def _dns_json(request: web.Request) -> web.Response:
     return json_response(out)
 
 
+async def trust_anchors(request: web.Request) -> web.Response:
+    return json_response(request.app[RESOLVER_KEY].anchor_report())
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[METRICS_KEY]
+    return web.Response(body=render(registry), headers={"Content-Type": CONTENT_TYPE})
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(text=OPENAPI.read_text(), content_type="application/json")
 
@@ -185,10 +199,11 @@ def _client_allowed(request: web.Request, allowed: list[ipaddress.IPv4Network |
     return any(ip in net for net in allowed)
 
 
-def create_app(resolver: Resolver, *, allow: list[str] | None = None) -> web.Application:
+def create_app(resolver: Resolver, *, allow: list[str] | None = None,
+               server: DnsServer | None = None) -> web.Application:
     nets = [ipaddress.ip_network(n, strict=False) for n in (allow or ["127.0.0.0/8",
                                                                        "::1/128"])]
-    stats: dict[str, Any] = {"requests": {}, "latency": []}
+    stats: dict[str, Any] = {"requests": {}, "histograms": {}}
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -214,21 +229,34 @@ def create_app(resolver: Resolver, *, allow: list[str] | None = None) -> web.App
         finally:
             key = (route, status)
             stats["requests"][key] = stats["requests"].get(key, 0) + 1
-            stats["latency"].append((route, time.perf_counter() - started))
-            if len(stats["latency"]) > 10000:
-                del stats["latency"][:5000]
+            hist = stats["histograms"].get((route,))
+            if hist is None:
+                hist = stats["histograms"][(route,)] = Histogram(LATENCY_BUCKETS)
+            hist.observe(time.perf_counter() - started)
 
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[RESOLVER_KEY] = resolver
     app[STATS_KEY] = stats
+    app[METRICS_KEY] = registry_for(resolver, server, stats)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/resolve", resolve)
     app.router.add_get("/v1/explain", explain)
     app.router.add_get("/dns-query", dns_query)
     app.router.add_post("/dns-query", dns_query)
     app.router.add_get("/v1/openapi.json", openapi)
+    app.router.add_get("/v1/trust-anchors", trust_anchors)
+    app.router.add_get("/metrics", metrics)
     from . import mail_routes
     mail_routes.register(app)
+    return app
+
+
+def create_metrics_app(resolver: Resolver, server: DnsServer | None = None) -> web.Application:
+    """Only ``/metrics``, for a separate ``--metrics`` address."""
+    app = web.Application()
+    app[RESOLVER_KEY] = resolver
+    app[METRICS_KEY] = registry_for(resolver, server, None)
+    app.router.add_get("/metrics", metrics)
     return app
 
 

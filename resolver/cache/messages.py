@@ -70,36 +70,63 @@ def query_key(data: bytes) -> QueryKey | None:
     return QueryKey(key, qend, payload, has_edns)
 
 
+class _Cached:
+    """A stored response: the template as built, where its TTLs are, and a copy aged
+    for the last elapsed second asked about (so most hits do no TTL rewriting)."""
+
+    __slots__ = ("stored", "template", "offsets", "ttls", "elapsed", "aged", "labels")
+
+    def __init__(self, stored: float, template: bytes, offsets: tuple[int, ...],
+                 ttls: tuple[int, ...], labels: tuple[str, ...]) -> None:
+        self.stored = stored
+        self.template = template
+        self.offsets = offsets
+        self.ttls = ttls
+        self.elapsed = 0
+        self.aged = template
+        self.labels = labels
+
+    def aged_for(self, elapsed: int) -> bytes:
+        if elapsed != self.elapsed:
+            buf = bytearray(self.template)
+            for off, ttl in zip(self.offsets, self.ttls, strict=True):
+                _pack_ttl(buf, off, ttl - elapsed if ttl > elapsed else 0)
+            self.aged = bytes(buf)
+            self.elapsed = elapsed
+        return self.aged
+
+
 class MessageCache:
     def __init__(self, max_bytes: int, now: Callable[[], float]) -> None:
-        self.store: LruStore[bytes, tuple[float, bytes, tuple[int, ...], tuple[int, ...]]] = \
-            LruStore(max_bytes, now)
+        self.store: LruStore[bytes, _Cached] = LruStore(max_bytes, now)
         self.now = now
+        # answers served from here, by (transport, *labels): read by the metrics
+        self.served: dict[tuple[str, ...], int] = {}
 
     def put(self, key: bytes, wire: bytes, ttl_offsets: list[int], ttls: list[int],
-            ttl: int) -> None:
+            ttl: int, labels: tuple[str, ...] = ()) -> None:
+        """Store *wire* (built for a query with this *key*) for *ttl* seconds; *labels*
+        (qtype, rcode, security) are what the metrics count each hit under."""
         if ttl <= 0:
             return
         now = self.now()
-        self.store.put(key, (now, wire, tuple(ttl_offsets), tuple(ttls)), now + ttl,
-                       len(wire) + len(key) + 8 * len(ttls) + 200)
+        self.store.put(key, _Cached(now, wire, tuple(ttl_offsets), tuple(ttls), labels),
+                       now + ttl, 2 * len(wire) + len(key) + 8 * len(ttls) + 250)
 
-    def answer(self, data: bytes, qk: QueryKey, limit: int) -> bytes | None:
-        """The cached response to the raw query *data*, or None (miss, or too big)."""
+    def answer(self, data: bytes, qk: QueryKey, limit: int,
+               transport: str = "udp") -> bytes | None:
+        """The cached response to the raw query *data*, or None (miss, or too big).
+        The ID and the question's letter case are the query's; TTLs are aged."""
         item = self.store.get(qk.key)
         if item is None:
             return None
-        stored, wire, offsets, ttls = item
-        if len(wire) > limit:
+        if len(item.template) > limit:
             return None
-        buf = bytearray(wire)
-        buf[0:2] = data[0:2]
-        buf[12:qk.qend - 4] = data[12:qk.qend - 4]
-        elapsed = int(self.now() - stored)
-        if elapsed:
-            for off, ttl in zip(offsets, ttls, strict=True):
-                _pack_ttl(buf, off, ttl - elapsed if ttl > elapsed else 0)
-        return bytes(buf)
+        aged = item.aged_for(int(self.now() - item.stored))
+        key = (transport, *item.labels)
+        self.served[key] = self.served.get(key, 0) + 1
+        qname_end = qk.qend - 4
+        return b"".join((data[:2], aged[2:12], data[12:qname_end], aged[qname_end:]))
 
     def clear(self) -> None:
         self.store.clear()

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.ipv6_upstream = False
     if getattr(args, "api", None):
         settings.api = None if args.api == "off" else parse_listen(args.api, 8053)
+    if getattr(args, "metrics", None):
+        settings.metrics = None if args.metrics == "off" else parse_listen(args.metrics, 9153)
+    if getattr(args, "auto_trust_anchor_file", None):
+        settings.auto_trust_anchor_file = args.auto_trust_anchor_file
+    if getattr(args, "query_log", False):
+        settings.query_log = True
     return settings
 
 
@@ -60,40 +67,82 @@ def add_resolver_options(p: argparse.ArgumentParser) -> None:
                    help="send full query names upstream")
     p.add_argument("--no-ipv6-upstream", action="store_true", help="IPv4 upstream only")
     p.add_argument("--cache-size", type=float, metavar="MB", help="cache memory (default 64)")
+    p.add_argument("--auto-trust-anchor-file", type=Path, metavar="FILE",
+                   help="keep the root anchors up to date (RFC 5011) in this state file")
 
 
-async def _serve(settings: Settings) -> int:
+async def _refresh_anchors(resolver: Any) -> None:
+    """RFC 5011: refresh the managed trust anchors when they are due (at most hourly
+    sleeps, so a jump of the clock is noticed)."""
+    while True:
+        try:
+            await resolver.refresh_trust_anchors()
+        except Exception:  # a failed refresh is retried later; never stop serving
+            log.exception("trust anchor refresh failed")
+        manager = resolver.autotrust
+        wait = 3600.0 if manager is None else min(3600.0, max(1.0, manager.next_refresh()
+                                                               - time.time()))
+        await asyncio.sleep(wait)
+
+
+def _reload(args: argparse.Namespace, resolver: Any, server: Any) -> None:
+    """SIGHUP: read the configuration and trust anchors again, keep the caches."""
+    try:
+        fresh = settings_from_args(args)
+        anchors = resolver.reload_anchors(fresh)
+    except (ConfigError, ValueError, OSError) as exc:
+        log.error("reload refused, keeping the running configuration: %s", exc)
+        return
+    resolver.apply_settings(fresh)
+    server.apply_settings(fresh)
+    log.warning("configuration reloaded (%d trust anchors); caches kept", len(anchors))
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from ..server.listener import DnsServer
     from ..service import Resolver
 
     resolver = Resolver(settings)
     server = DnsServer(resolver, settings)
-    api_runner = None
+    runners = []
     try:
         await server.start()
+        if settings.api is not None or settings.metrics is not None:
+            from ..api.app import create_app, create_metrics_app, start_api
         if settings.api is not None:
-            from ..api.app import create_app, start_api
-            api_runner = await start_api(create_app(resolver, allow=settings.api_allow),
-                                         *settings.api)
+            runners.append(await start_api(
+                create_app(resolver, allow=settings.api_allow, server=server), *settings.api))
+        if settings.metrics is not None:
+            runners.append(await start_api(create_metrics_app(resolver, server),
+                                           *settings.metrics))
     except OSError as exc:
         print(f"serve: cannot listen: {exc}", file=sys.stderr)
+        for runner in runners:
+            await runner.cleanup()
         await server.stop()
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload, args, resolver, server)
+    refresher = asyncio.ensure_future(_refresh_anchors(resolver)) \
+        if resolver.autotrust is not None else None
     where = ", ".join(f"{h}:{p}" for h, p in server.bound)
     if settings.api is not None:
         where += f"; API http://{settings.api[0]}:{settings.api[1]}/"
+    if settings.metrics is not None:
+        where += f"; metrics http://{settings.metrics[0]}:{settings.metrics[1]}/metrics"
     mode = "validating" if settings.validate else "NOT validating"
     log.warning("resolver ready on %s (%s, %d trust anchors)", where, mode,
                 len(resolver.anchors))
     print(f"resolver ready on {where} ({mode})", flush=True)
     await stop.wait()
     log.warning("stopping: finishing queries in flight")
-    if api_runner is not None:
-        await api_runner.cleanup()
+    if refresher is not None:
+        refresher.cancel()
+    for runner in runners:
+        await runner.cleanup()
     await server.stop()
     return 0
 
@@ -110,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover - optional speed-up
         runner = asyncio.run
     try:
-        result: int = runner(_serve(settings))
+        result: int = runner(_serve(settings, args))
     except (ValueError, OSError) as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
@@ -125,5 +174,8 @@ def add_parser(sub: Any) -> None:
                    help="address to listen on (repeatable)")
     p.add_argument("--api", metavar="ADDR:PORT",
                    help="HTTP API address (default 127.0.0.1:8053; 'off' for none)")
+    p.add_argument("--metrics", metavar="ADDR:PORT",
+                   help="also serve /metrics on its own address (it is always on the API)")
+    p.add_argument("--query-log", action="store_true", help="log one line per client query")
     add_resolver_options(p)
     p.set_defaults(func=run)

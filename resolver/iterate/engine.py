@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from ..cache.rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
 from ..config import IterLimits, Settings
+from ..counters import Counters
 from ..dnssec.status import Verdict
 from ..wire import message as wm
 from ..wire import rdata as rd
@@ -134,6 +135,7 @@ class Iterator:
         self.settings = settings
         self.limits = settings.iter_limits
         self.now = now
+        self.counters = Counters()   # replaced by the service's own
         self.sibling_glue = False   # test profiles only: see scrub.classify
 
     # ------------------------------------------------------------------ public
@@ -498,6 +500,7 @@ class Iterator:
             query = wm.make_query(qname, qtype, edns=edns, do=self.settings.validate,
                                   payload=self.settings.edns_size)
             started = self.now()
+            self.counters.inc("upstream_queries", ("tcp" if tcp else "udp",))
             timeout = self.infra.timeout(server)
             # never wait past the wall-clock budget of the client query
             left = state.started + self.limits.wall_clock - started
@@ -511,14 +514,19 @@ class Iterator:
                 if tcp:
                     raise
                 tcp = True
+                self.counters.inc("upstream_tcp_fallbacks", ("spoof",))
                 continue
             except UpstreamTimeout:
+                self.counters.inc("upstream_timeouts")
                 if not cut:   # our own budget ran out: not the server's fault
                     self.infra.timed_out(server, self.now())
                 raise
-            self.infra.rtt_ok(server, max(0.0, self.now() - started))
+            rtt = max(0.0, self.now() - started)
+            self.infra.rtt_ok(server, rtt)
+            self.counters.observe("upstream_rtt_seconds", rtt)
             if reply.flags & TC and not tcp:
                 tcp = True
+                self.counters.inc("upstream_tcp_fallbacks", ("truncated",))
                 continue
             if reply.rcode == Rcode.FORMERR and edns:
                 info.no_edns = True

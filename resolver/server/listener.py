@@ -23,15 +23,17 @@ from typing import Any, cast
 from ..answer import Answer
 from ..cache.messages import QueryKey, query_key
 from ..config import Settings
+from ..counters import qtype_label
 from ..dnssec.status import Security
 from ..service import Resolver
 from ..wire import message as wm
 from ..wire.message import FormError, Message
-from ..wire.types import CD, QR, RD, Opcode, Rcode, RRType
+from ..wire.types import CD, QR, RD, Opcode, Rcode, RRType, rcode_to_text, type_to_text
 from .respond import build_response, error_response
 
 log = logging.getLogger(__name__)
 
+_UNSEEN = object()
 MAX_PENDING = 2000                 # queries being resolved at once (all clients)
 TCP_WRITE_HIGH = 256 * 1024        # pause reading above this many unsent bytes
 _HEADER = struct.Struct("!HHHHHH")
@@ -61,6 +63,11 @@ class DnsServer:
         self._tcp: list[asyncio.base_events.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._edns = settings.edns_size
+        self._acl_memo: dict[str, bool] = {}
+        # query_key() per raw query minus its ID: stub resolvers repeat the same bytes
+        self._qk_memo: dict[bytes, QueryKey | None] = {}
+        self.counters = resolver.counters
+        self.query_log = settings.query_log
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -101,7 +108,28 @@ class DnsServer:
         self._udp.clear()
         self._tcp.clear()
 
+    def apply_settings(self, settings: Settings) -> None:
+        """Take the settings that can change while running (SIGHUP)."""
+        self.settings.allow_clients = settings.allow_clients
+        self.settings.tcp_idle_timeout = settings.tcp_idle_timeout
+        self.settings.tcp_max_connections = settings.tcp_max_connections
+        self.settings.tcp_max_pipeline = settings.tcp_max_pipeline
+        self.settings.query_log = settings.query_log
+        self.acl = [ipaddress.ip_network(n, strict=False) for n in settings.allow_clients]
+        self._acl_memo.clear()
+        self.query_log = settings.query_log
+
     def allowed(self, address: str) -> bool:
+        """Whether *address* may query (memoised: the ACL is fixed for the server's life)."""
+        known = self._acl_memo.get(address)
+        if known is None:
+            known = self._allowed(address)
+            if len(self._acl_memo) > 4096:
+                self._acl_memo.clear()
+            self._acl_memo[address] = known
+        return known
+
+    def _allowed(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
@@ -162,9 +190,16 @@ class DnsServer:
             self.stats.pending -= 1
         offsets: list[int] = []
         full = build_response(query, answer, max_size=None, ttl_offsets=offsets)
+        labels = (qtype_label(type_to_text(q.qtype)), rcode_to_text(answer.rcode),
+                  answer.security.label)
+        self.counters.inc("client_queries", (transport, *labels))
+        if self.query_log:
+            log.info("query %s %s %s from %s (%s): %s %s", q.name, type_to_text(q.qtype),
+                     "CD" if query.flags & CD else "", client, transport,
+                     rcode_to_text(answer.rcode), answer.security.label)
         if qk is not None and answer.ttl > 0:
             ttls = [struct.unpack_from("!I", full, off)[0] for off in offsets]
-            self.messages.put(qk.key, full, offsets, ttls, answer.ttl)
+            self.messages.put(qk.key, full, offsets, ttls, answer.ttl, labels)
         if len(full) <= limit:
             return full
         return build_response(query, answer, max_size=limit)
@@ -185,14 +220,25 @@ class DnsServer:
 
     # ------------------------------------------------------------------ UDP
     def datagram(self, data: bytes, addr: tuple[str, int], send: asyncio.DatagramTransport) -> None:
+        """The UDP fast path: a cache hit costs two dictionary lookups and a join."""
         self.stats.udp += 1
-        qk = query_key(data)
+        tail = data[2:]
+        memo = self._qk_memo
+        qk = memo.get(tail, _UNSEEN)
+        if qk is _UNSEEN:
+            qk = query_key(data)
+            if len(memo) > 20000:
+                memo.clear()
+            memo[tail] = qk
+        assert qk is None or isinstance(qk, QueryKey)
         if qk is not None and qk.key[-1] & 0x01 and self.allowed(addr[0]):
             limit = max(512, min(qk.payload, self._edns)) if qk.has_edns else 512
             hit = self.messages.answer(data, qk, limit)
             if hit is not None:
                 self.stats.fast_hits += 1
                 send.sendto(hit, addr)
+                if self.query_log:
+                    _log_query(addr[0], "udp", data, hit, cached=True)
                 return
         if self.stats.pending >= MAX_PENDING:
             self.stats.dropped += 1
@@ -262,7 +308,7 @@ class DnsServer:
         qk = query_key(data)
         reply: bytes | None = None
         if qk is not None and qk.key[-1] & 0x01 and self.allowed(client):
-            reply = self.messages.answer(data, qk, 65535)
+            reply = self.messages.answer(data, qk, 65535, "tcp")
         if reply is None:
             try:
                 reply = await self.answer(data, client, "tcp", qk)
@@ -285,10 +331,20 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         if self.transport is not None:
-            self.server.datagram(data, (str(addr[0]), int(cast(int, addr[1]))), self.transport)
+            self.server.datagram(data, addr, self.transport)  # type: ignore[arg-type]
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error: %s", exc)
+
+
+def _log_query(client: str, transport: str, data: bytes, reply: bytes, cached: bool) -> None:
+    try:
+        q = wm.parse_question(data)[2]
+    except FormError:
+        return
+    if q is not None:
+        log.info("query %s %s from %s (%s): %s%s", q.name, type_to_text(q.qtype), client,
+                 transport, rcode_to_text(reply[3] & 0x0F), " (cache)" if cached else "")
 
 
 def _minimal_any(name: object) -> Answer:

@@ -66,6 +66,7 @@ class KeyFinder:
         self.limits = limits
         self.now = now                  # the validation time (RRSIG windows)
         self.negative_anchors = negative_anchors or []
+        self.primed: dict[str, float] = {}   # anchor zone -> when its keys last validated
 
     # ------------------------------------------------------------------ entry
     async def keys_for(self, zone: Name, fetch: Fetch, budget: Budget,
@@ -148,12 +149,14 @@ class KeyFinder:
                 trace.add(str(zone), "DNSKEY " + ", ".join(_key(k) for k in match.keys) +
                           f" matches the anchor DS; DNSKEY set: {check_text(result)}")
                 if result.ok:
+                    self.primed[zone.to_text()] = self.now()
                     return self._secure(zone, dnskey, result.ttl)
                 if not keys:
                     return _entry_from_verdict(zone, result.security, result.verdict.reason)
         result = verify_dnskey_rrset(dnskey, keys, now, budget, self.policy)
         trace.add(str(zone), f"DNSKEY set against the anchor keys: {check_text(result)}")
         if result.ok:
+            self.primed[zone.to_text()] = self.now()
             return self._secure(zone, dnskey, result.ttl)
         return _entry_from_verdict(zone, result.security, result.verdict.reason)
 

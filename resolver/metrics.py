@@ -1,0 +1,221 @@
+"""Prometheus metrics, computed at scrape time from plain counters.
+
+Nothing on the query path touches prometheus-client: the resolver, the DNS server
+and the API keep plain integers (:mod:`resolver.counters` and their ``stats``
+objects), and :class:`ResolverCollector` turns them into metric families when
+``/metrics`` is scraped (on the API server, or on its own ``--metrics`` address).
+Every name starts with ``resolver_``; labels never carry query names.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from . import __version__
+from .cache.store import LruStore
+from .counters import Counters, Histogram
+
+if TYPE_CHECKING:
+    from .server.listener import DnsServer
+    from .service import Resolver
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# counter name -> (help, label names)
+COUNTER_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
+    "client_queries": ("Client queries answered, by transport, type, rcode and DNSSEC "
+                       "status.", ("transport", "qtype", "rcode", "security")),
+    "upstream_queries": ("Queries sent to authoritative servers.", ("transport",)),
+    "upstream_timeouts": ("Upstream queries that timed out.", ()),
+    "upstream_tcp_fallbacks": ("Upstream queries retried over TCP (truncation or "
+                               "suspected spoofing).", ("reason",)),
+    "validation_outcomes": ("Validation verdicts, by result and reason (EDE code).",
+                            ("result", "ede")),
+    "bogus_servfail": ("Bogus answers served as SERVFAIL.", ()),
+    "budget_cutoffs": ("Work cut off by a limit (KeyTrap and query limits).", ("limit",)),
+}
+HIST_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
+    "upstream_rtt_seconds": ("Round-trip time of upstream queries.", ()),
+}
+
+
+def _hist_family(name: str, help_text: str, labels: tuple[str, ...],
+                 series: dict[tuple[str, ...], Histogram]) -> Metric:
+    family = HistogramMetricFamily(name, help_text, labels=list(labels))
+    for label_values, hist in series.items():
+        cumulative = 0
+        buckets = []
+        for bound, count in zip((*hist.buckets, float("inf")), hist.counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+        family.add_metric(list(label_values), buckets, hist.total)
+    return family
+
+
+class ResolverCollector(Collector):
+    """Reads the resolver's, the server's and the API's counters at scrape time."""
+
+    def __init__(self, resolver: Resolver, server: DnsServer | None = None,
+                 api_stats: dict[str, Any] | None = None) -> None:
+        self.resolver = resolver
+        self.server = server
+        self.api_stats = api_stats
+        self.started = time.time()
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._info()
+        yield from self._counters(self.resolver.counters)
+        yield from self._service()
+        yield from self._caches()
+        if self.server is not None:
+            yield from self._server()
+        if self.api_stats is not None:
+            yield from self._api()
+        yield from self._anchors()
+
+    def _info(self) -> Iterator[Metric]:
+        info = InfoMetricFamily("resolver_build", "Version information.")
+        info.add_metric([], {"version": __version__, "python": platform.python_version()})
+        yield info
+        start = GaugeMetricFamily("resolver_start_time_seconds",
+                                  "When the process started (seconds since the epoch).")
+        start.add_metric([], self.started)
+        yield start
+
+    def _counters(self, counters: Counters) -> Iterator[Metric]:
+        for name, (help_text, labels) in COUNTER_HELP.items():
+            family = CounterMetricFamily(f"resolver_{name}", help_text, labels=list(labels))
+            series = dict(counters.values.get(name, {}))
+            if name == "client_queries":   # answers of the fast path, counted by the cache
+                for key, value in self.resolver.messages.served.items():
+                    series[key] = series.get(key, 0) + value
+            for label_values, value in series.items():
+                family.add_metric(list(label_values), value)
+            yield family
+        for name, (help_text, labels) in HIST_HELP.items():
+            yield _hist_family(f"resolver_{name}", help_text, labels,
+                               counters.histograms.get(name, {}))
+
+    def _service(self) -> Iterator[Metric]:
+        stats = self.resolver.stats
+        merged = CounterMetricFamily("resolver_inflight_merged", "Client questions merged "
+                                     "into an identical question already being resolved.")
+        merged.add_metric([], stats.merged)
+        yield merged
+        cached = CounterMetricFamily("resolver_failures_cached", "Questions answered from the "
+                                     "failure cache (RFC 9520).")
+        cached.add_metric([], stats.failures_cached)
+        yield cached
+        local = CounterMetricFamily("resolver_local_answers", "Questions answered from "
+                                    "locally served special-use zones.")
+        local.add_metric([], stats.local)
+        yield local
+
+    def _caches(self) -> Iterator[Metric]:
+        r = self.resolver
+        stores: dict[str, LruStore[Any, Any]] = {
+            "rrset": r.rrsets.store, "negative": r.negative.store,
+            "message": r.messages.store, "key": r.keys.store}
+        hits = CounterMetricFamily("resolver_cache_hits", "Cache hits.", labels=["cache"])
+        misses = CounterMetricFamily("resolver_cache_misses", "Cache misses.",
+                                     labels=["cache"])
+        entries = GaugeMetricFamily("resolver_cache_entries", "Entries in the cache.",
+                                    labels=["cache"])
+        size = GaugeMetricFamily("resolver_cache_bytes", "Approximate memory used.",
+                                 labels=["cache"])
+        evictions = CounterMetricFamily("resolver_cache_evictions", "Entries evicted to "
+                                        "stay within the size limit.", labels=["cache"])
+        for label, store in stores.items():
+            hits.add_metric([label], store.hits)
+            misses.add_metric([label], store.misses)
+            entries.add_metric([label], len(store))
+            size.add_metric([label], store.bytes)
+            evictions.add_metric([label], store.evictions)
+        if self.server is not None:
+            hits.add_metric(["fastpath"], self.server.stats.fast_hits)
+        infra = GaugeMetricFamily("resolver_cache_entries_infra", "Servers in the "
+                                  "infrastructure cache (RTT, EDNS, lameness).")
+        infra.add_metric([], len(r.infra))
+        yield from (hits, misses, entries, size, evictions, infra)
+
+    def _server(self) -> Iterator[Metric]:
+        assert self.server is not None
+        s = self.server.stats
+        received = CounterMetricFamily("resolver_client_packets", "Client packets received.",
+                                       labels=["transport"])
+        received.add_metric(["udp"], s.udp)
+        received.add_metric(["tcp"], s.tcp)
+        yield received
+        problems = CounterMetricFamily("resolver_client_rejected", "Client queries refused, "
+                                       "malformed or dropped.", labels=["reason"])
+        problems.add_metric(["formerr"], s.formerr)
+        problems.add_metric(["refused"], s.refused)
+        problems.add_metric(["dropped"], s.dropped)
+        yield problems
+        inflight = GaugeMetricFamily("resolver_inflight_queries", "Client queries being "
+                                     "resolved now.")
+        inflight.add_metric([], s.pending)
+        yield inflight
+        tcp = GaugeMetricFamily("resolver_tcp_connections", "Open client TCP connections.")
+        tcp.add_metric([], s.tcp_connections)
+        yield tcp
+
+    def _api(self) -> Iterator[Metric]:
+        assert self.api_stats is not None
+        requests = CounterMetricFamily("resolver_api_requests", "API requests by route and "
+                                       "status.", labels=["route", "status"])
+        for (route, status), count in self.api_stats.get("requests", {}).items():
+            requests.add_metric([route, str(status)], count)
+        yield requests
+        series: dict[tuple[str, ...], Histogram] = self.api_stats.get("histograms", {})
+        yield _hist_family("resolver_api_request_duration_seconds", "API request latency.",
+                           ("route",), series)
+
+    def _anchors(self) -> Iterator[Metric]:
+        anchors = GaugeMetricFamily("resolver_trust_anchor", "Trust anchor keys (1 per key), "
+                                    "by zone, key tag and RFC 5011 state.",
+                                    labels=["zone", "key_tag", "state"])
+        validated = GaugeMetricFamily("resolver_trust_anchor_last_validated_seconds",
+                                      "When each anchor zone's key set last validated "
+                                      "(seconds since the epoch).", labels=["zone"])
+        manager = self.resolver.autotrust
+        if manager is not None:
+            for key in manager.status():
+                anchors.add_metric([str(key["zone"]), str(key["key_tag"]), str(key["state"])],
+                                   1)
+            for point in manager.summary():
+                if point.get("last_success"):
+                    validated.add_metric([str(point["zone"])], float(point["last_success"]))
+        else:
+            for anchor in self.resolver.anchors:
+                anchors.add_metric([anchor.zone.to_text(), str(anchor.key_tag), "configured"],
+                                   1)
+        for zone, when in self.resolver.anchor_validated.items():
+            if manager is None:
+                validated.add_metric([zone], when)
+        yield anchors
+        yield validated
+
+
+def registry_for(resolver: Resolver, server: DnsServer | None = None,
+                 api_stats: dict[str, Any] | None = None) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ResolverCollector(resolver, server, api_stats))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
