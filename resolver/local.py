@@ -44,15 +44,24 @@ class LocalZones:
         off = {Name.from_text(z if z.endswith(".") else z + ".").key for z in nodefault}
         self.zones = [Name.from_text(z) for z in DEFAULT_ZONES
                       if Name.from_text(z).key not in off]
+        self._by_key = {z.key: z for z in self.zones}
         self._loopback_v4 = Name.from_text("1.0.0.127.in-addr.arpa.")
         self._loopback_v6 = Name.from_text(DEFAULT_ZONES[2])
 
     def zone_for(self, qname: Name) -> Name | None:
-        best = None
-        for zone in self.zones:
-            if qname.is_subdomain(zone) and (best is None or len(zone) > len(best)):
-                best = zone
-        return best
+        """The deepest local zone containing *qname*: one dictionary lookup per label
+        (suffixes of the lowercased wire form that start on a label boundary)."""
+        key = qname.key
+        by_key = self._by_key
+        i = 0
+        while True:
+            zone = by_key.get(key[i:])
+            if zone is not None:
+                return zone
+            length = key[i]
+            if length == 0:
+                return None
+            i += length + 1
 
     def answer(self, qname: Name, qtype: int) -> Answer | None:
         zone = self.zone_for(qname)

@@ -98,6 +98,14 @@ class _Rec:
     owner: Name
     hashed: bytes
     rd: NSEC3
+    text: str = ""      # how traces name the record (made once, records are reused)
+
+    @classmethod
+    def of(cls, owner: Name, hashed: bytes, rd: NSEC3) -> _Rec:
+        flags = " opt-out" if rd.opt_out else ""
+        text = (f"NSEC3 {owner} -> {b32hex_encode(rd.next)}{flags} "
+                f"[{type_list(rd.types)}]")
+        return cls(owner, hashed, rd, text)
 
     @property
     def types(self) -> frozenset[int]:
@@ -106,12 +114,6 @@ class _Rec:
     @property
     def opt_out(self) -> bool:
         return self.rd.opt_out
-
-    @property
-    def text(self) -> str:
-        flags = " opt-out" if self.opt_out else ""
-        return (f"NSEC3 {self.owner} -> {b32hex_encode(self.rd.next)}{flags} "
-                f"[{type_list(self.types)}]")
 
     def covers(self, hashed: bytes) -> bool:
         """True when *hashed* lies strictly between the hashed owner and the next hashed
@@ -194,7 +196,27 @@ def _hashed_owner(owner: Name, zone: Name) -> bytes | None:
     return hashed if len(hashed) == SHA1_LENGTH else None
 
 
+# Records that were wholly usable, by (zone, owner, RDATA, RRSIGs): the same NSEC3
+# records come back with many answers, and decoding them is most of a proof's cost.
+_USABLE: dict[tuple[bytes, bytes, tuple[bytes, ...], tuple[bytes, ...]], list[_Rec]] = {}
+_USABLE_MAX = 4096
+
+
 def _usable(rrset: RRset, zone: Name, steps: list[str]) -> list[_Rec]:
+    key = (zone.key, rrset.name.key, tuple(rrset.rdatas), tuple(rrset.sigs))
+    known = _USABLE.get(key)
+    if known is not None:
+        return known
+    before = len(steps)
+    out = _usable_uncached(rrset, zone, steps)
+    if len(steps) == before and out:      # nothing ignored: safe to reuse as is
+        if len(_USABLE) >= _USABLE_MAX:
+            _USABLE.clear()
+        _USABLE[key] = out
+    return out
+
+
+def _usable_uncached(rrset: RRset, zone: Name, steps: list[str]) -> list[_Rec]:
     owner = rrset.name
     hashed = _hashed_owner(owner, zone)
     if hashed is None:
@@ -216,7 +238,7 @@ def _usable(rrset: RRset, zone: Name, steps: list[str]) -> list[_Rec]:
             steps.append(f"ignored an NSEC3 at {owner}: hash algorithm {rd.algorithm}, "
                          f"flags {rd.flags} (RFC 5155 s8.1-8.2)")
             continue
-        out.append(_Rec(owner, hashed, rd))
+        out.append(_Rec.of(owner, hashed, rd))
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -119,6 +120,11 @@ def _add_proofs(result: IterResult, proofs: list[RRset]) -> None:
     result.proofs += [p for p in proofs if (p.name.key, p.rtype) not in seen]
 
 
+def _address_text(data: bytes) -> str:
+    """A or AAAA RDATA as text (inet_ntop: much cheaper than ipaddress)."""
+    return socket.inet_ntop(socket.AF_INET if len(data) == 4 else socket.AF_INET6, data)
+
+
 def _verdict(entry: Entry) -> Verdict | None:
     return Verdict(entry.security, entry.reason) if entry.security is not None else None
 
@@ -136,6 +142,8 @@ class Iterator:
         self.limits = settings.iter_limits
         self.now = now
         self.counters = Counters()   # replaced by the service's own
+        self._no_cut: dict[bytes, float] = {}   # names known not to be zone cuts
+        self._allowed_memo: dict[str, bool] = {}
         self.sibling_glue = False   # test profiles only: see scrub.classify
 
     # ------------------------------------------------------------------ public
@@ -233,9 +241,12 @@ class Iterator:
         while True:
             ask, ask_type = name, qtype
             if minimise and len(name) > len(dp.zone) + 1 and min_steps < self.limits.minimise_steps:
-                ask, ask_type = name.ancestor(len(dp.zone) + 1 + min_steps), RRType.A
-                if ask == name:
-                    ask_type = qtype
+                ask = name.ancestor(len(dp.zone) + 1 + min_steps)
+                # names already seen answered by this zone are no zone cuts: step over
+                while ask != name and self._known_no_cut(ask):
+                    min_steps += 1
+                    ask = name.ancestor(len(dp.zone) + 1 + min_steps)
+                ask_type = qtype if ask == name else RRType.A
             reply = await self._ask_zone(dp, ask, ask_type, state, depth, per_name)
             cls = classify(reply, dp.zone, ask, ask_type, self.limits,
                            sibling_glue=self.sibling_glue)
@@ -251,11 +262,31 @@ class Iterator:
                 if cls.kind == Kind.NXDOMAIN:
                     minimise = False    # confirm with the full name (relaxed RFC 9156)
                 elif cls.kind in (Kind.ANSWER, Kind.NODATA):
+                    self._remember_no_cut(ask, cls)
                     min_steps += 1
                 else:
                     minimise = False
                 continue
             return self._take_answer(cls, dp.zone, name, qtype, result)
+
+    def _known_no_cut(self, name: Name) -> bool:
+        until = self._no_cut.get(name.key)
+        if until is None:
+            return False
+        if until <= self.now():
+            del self._no_cut[name.key]
+            return False
+        return True
+
+    def _remember_no_cut(self, name: Name, cls: Classified) -> None:
+        """A minimised query for *name* was answered by the zone above it (data or
+        NODATA, not a referral): *name* is no zone cut, for as long as that answer lives."""
+        ttls = [rs.ttl for rs in cls.answer + cls.chain] + (
+            [cls.soa.ttl] if cls.soa is not None else [])
+        ttl = min(ttls + [self.settings.max_negative_ttl]) if ttls else 60
+        if len(self._no_cut) > 50000:
+            self._no_cut.clear()
+        self._no_cut[name.key] = self.now() + ttl
 
     def _take_referral(self, cls: Classified, parent: Name) -> Delegation:
         ns = cls.referral
@@ -372,11 +403,20 @@ class Iterator:
             for rtype in (RRType.A, RRType.AAAA):
                 entry = self.rrsets.get(target, rtype)
                 if entry is not None:
-                    found += [str(ipaddress.ip_address(d)) for d in entry.rrset.rdatas]
+                    found += [_address_text(d) for d in entry.rrset.rdatas]
             addrs[target] = found
         return Delegation(zone, names, addrs)
 
     def _allowed(self, address: str) -> bool:
+        known = self._allowed_memo.get(address)
+        if known is None:
+            known = self._allowed_uncached(address)
+            if len(self._allowed_memo) > 10000:
+                self._allowed_memo.clear()
+            self._allowed_memo[address] = known
+        return known
+
+    def _allowed_uncached(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -422,7 +462,7 @@ class Iterator:
                     continue
                 final = sub.answer[-1] if sub.answer and sub.answer[-1].rtype == rtype else None
                 if final is not None:
-                    found += [str(ipaddress.ip_address(d)) for d in final.rdatas]
+                    found += [_address_text(d) for d in final.rdatas]
             if found:
                 dp.addrs[ns] = found
                 return True

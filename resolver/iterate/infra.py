@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from .transport import Server
 
 INITIAL_RTT = 0.4     # seconds assumed for a server never asked
-MIN_TIMEOUT = 0.2
+MIN_TIMEOUT = 0.4   # loopback RTTs are tiny; queueing alone must not time out
 MAX_TIMEOUT = 3.0
 LAME_TTL = 900.0
 BACKOFF_MAX = 120.0
@@ -32,6 +32,9 @@ class Infra:
     def __init__(self, max_servers: int = 10000) -> None:
         self.max_servers = max_servers
         self._servers: OrderedDict[Server, ServerInfo] = OrderedDict()
+        # up to 50 ms of jitter per choice, from a table drawn once from secrets
+        self._jitter = [b / 255 * 0.05 for b in secrets.token_bytes(256)]
+        self._turn = 0
 
     def info(self, server: Server) -> ServerInfo:
         info = self._servers.get(server)
@@ -85,10 +88,15 @@ class Infra:
     def order(self, servers: list[Server], zone: bytes, now: float) -> list[Server]:
         """Servers to try, best first: not lame, not backed off, lowest smoothed RTT
         (with a little randomness so load spreads and new servers get probed)."""
+        if len(servers) == 1:
+            return servers
+        jitters = self._jitter
+        self._turn = (self._turn + 1) & 0xFF
+
         def score(server: Server) -> float:
             info = self._servers.get(server)
             srtt = info.srtt if info is not None else INITIAL_RTT
-            jitter = secrets.randbelow(1000) / 1000 * 0.05
+            jitter = jitters[(self._turn + hash(server)) & 0xFF]
             penalty = 0.0
             if self.is_lame(server, zone, now):
                 penalty += 100.0

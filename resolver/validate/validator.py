@@ -19,7 +19,7 @@ from ..dnssec.algorithms import AlgorithmPolicy
 from ..dnssec.budget import Budget, Limits
 from ..dnssec.denial import DenialKind, prove_denial
 from ..dnssec.status import Problem, Reason, Security, Verdict
-from ..dnssec.verify import verify_rrset
+from ..dnssec.verify import KeySet, RRsetResult, verify_rrset
 from ..iterate.engine import IterResult
 from ..wire.name import Name, NameError_
 from ..wire.rrset import RRset
@@ -69,6 +69,7 @@ class Validator:
         self.policy = policy
         self.limits = limits
         self.now = now
+        self._checked: dict[tuple[object, ...], tuple[float, RRsetResult]] = {}
 
     async def validate(self, qname: Name, qtype: int, result: IterResult, fetch: Fetch,
                        budget: Budget, trace: Trace) -> Outcome:
@@ -146,7 +147,7 @@ class Validator:
                                        f"{entry.security.label}")
             return Part(what, verdict, entry.zone)
         assert entry.keys is not None
-        checked = verify_rrset(rrset, entry.keys, signer, self.now(), budget, self.policy)
+        checked = self._check(rrset, entry.keys, signer, budget)
         trace.add(str(signer), f"{what}: {check_text(checked)}")
         if not checked.ok:
             return Part(what, checked.verdict, signer, checked.ttl)
@@ -169,6 +170,25 @@ class Validator:
                 return Part(what, verdict, signer, checked.ttl)
         return Part(what, checked.verdict, signer, checked.ttl)
 
+    def _check(self, rrset: RRset, keys: KeySet, zone: Name, budget: Budget) -> RRsetResult:
+        """verify_rrset, remembering secure results: the same SOA and NSEC/NSEC3
+        records come back with many negative and wildcard answers, and their
+        signatures need checking once, not every time (RFC 4035 s5.3.3 TTL rules)."""
+        key = (keys, zone.key, rrset.name.key, rrset.rtype, tuple(rrset.rdatas),
+               tuple(rrset.sigs))
+        now = self.now()
+        known = self._checked.get(key)
+        if known is not None:
+            if known[0] > now:
+                return known[1]
+            del self._checked[key]
+        result = verify_rrset(rrset, keys, zone, now, budget, self.policy)
+        if result.ok and result.ttl > 0:
+            if len(self._checked) > 20000:
+                self._checked.clear()
+            self._checked[key] = (now + result.ttl, result)
+        return result
+
     def _verified(self, rrsets: list[RRset], entry: KeyEntry, zone: Name,
                   budget: Budget) -> list[RRset]:
         assert entry.keys is not None
@@ -176,7 +196,7 @@ class Validator:
         for rrset in rrsets:
             if rrset.rtype not in (RRType.NSEC, RRType.NSEC3) or not rrset.name.is_subdomain(zone):
                 continue
-            if verify_rrset(rrset, entry.keys, zone, self.now(), budget, self.policy).ok:
+            if self._check(rrset, entry.keys, zone, budget).ok:
                 out.append(rrset)
         return out
 
@@ -207,7 +227,7 @@ class Validator:
                         zone)
         ttl: int | None = None
         if soa is not None:   # the proof is the NSEC/NSEC3; a SOA sent must verify
-            checked = verify_rrset(soa, entry.keys, zone, self.now(), budget, self.policy)
+            checked = self._check(soa, entry.keys, zone, budget)
             trace.add(str(zone), f"SOA of the {what}: {check_text(checked)}")
             if not checked.ok:
                 return Part(what, checked.verdict, zone)

@@ -14,6 +14,7 @@ MAX_LABEL_OCTETS = 63
 MAX_LABELS = 127
 
 _ESCAPED = frozenset(b'"().;\\@$')
+_PLAIN = bytes(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*")
 
 
 class NameError_(ValueError):
@@ -35,16 +36,18 @@ class Name:
     """An absolute domain name. Construct with :meth:`from_text` or :meth:`from_labels`;
     ``Name(wire)`` trusts that *wire* is a well-formed uncompressed name."""
 
-    __slots__ = ("wire", "_key", "_labels")
+    __slots__ = ("wire", "_key", "_labels", "_text")
 
     wire: bytes
     _key: bytes | None
     _labels: tuple[bytes, ...] | None
+    _text: str | None
 
     def __init__(self, wire: bytes) -> None:
         self.wire = wire
         self._key = None
         self._labels = None
+        self._text = None
 
     # --- construction -------------------------------------------------
     @classmethod
@@ -227,10 +230,21 @@ class Name:
 
     # --- text ------------------------------------------------------------
     def to_text(self, omit_final_dot: bool = False) -> str:
+        text = self._text
+        if text is None:
+            text = self._text = self._render()
+        if omit_final_dot and text != ".":
+            return text[:-1]
+        return text
+
+    def _render(self) -> str:
         if self.wire == b"\x00":
             return "."
         parts = []
         for label in self.labels:
+            if not label.translate(None, _PLAIN):      # letters, digits, '-', '_', '*'
+                parts.append(label.decode("ascii"))
+                continue
             out = []
             for c in label:
                 if c in _ESCAPED:
@@ -240,8 +254,7 @@ class Name:
                 else:
                     out.append(f"\\{c:03d}")
             parts.append("".join(out))
-        text = ".".join(parts)
-        return text if omit_final_dot else text + "."
+        return ".".join(parts) + "."
 
     def __str__(self) -> str:
         return self.to_text()
