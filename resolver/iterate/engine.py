@@ -283,7 +283,7 @@ class Iterator:
         NODATA, not a referral): *name* is no zone cut, for as long as that answer lives."""
         ttls = [rs.ttl for rs in cls.answer + cls.chain] + (
             [cls.soa.ttl] if cls.soa is not None else [])
-        ttl = min(ttls + [self.settings.max_negative_ttl]) if ttls else 60
+        ttl = min([*ttls, self.settings.max_negative_ttl]) if ttls else 60
         if len(self._no_cut) > 50000:
             self._no_cut.clear()
         self._no_cut[name.key] = self.now() + ttl

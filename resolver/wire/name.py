@@ -14,7 +14,7 @@ MAX_LABEL_OCTETS = 63
 MAX_LABELS = 127
 
 _ESCAPED = frozenset(b'"().;\\@$')
-_PLAIN = bytes(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*")
+_PLAIN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*"
 
 
 class NameError_(ValueError):
