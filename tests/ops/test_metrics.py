@@ -117,3 +117,20 @@ def test_metrics_after_a_scripted_mix() -> None:
     # never a query name in a label
     assert "secure.example" not in text
     assert "resolver_client_queries_total" in text_alone
+
+
+def test_dashboard_uses_only_exported_metrics() -> None:
+    """contrib/grafana-dashboard.json queries metric names that /metrics exports."""
+    import json
+    import re
+
+    from resolver.metrics import COUNTER_HELP, HIST_HELP
+    dashboard = json.loads((ZONES.parent / "contrib" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"resolver_[a-z_]+", e)}
+    known = ({f"resolver_{n}_total" for n in COUNTER_HELP}
+             | {f"resolver_{n}_bucket" for n in HIST_HELP}
+             | {"resolver_cache_hits_total", "resolver_cache_bytes", "resolver_inflight_queries",
+                "resolver_api_request_duration_seconds_bucket", "resolver_trust_anchor",
+                "resolver_trust_anchor_last_validated_seconds"})
+    assert used <= known, used - known
