@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import logging
 import os
 import struct
@@ -35,6 +34,7 @@ from ..wire import rdata as rd
 from ..wire.name import ROOT, Name, NameError_
 from ..wire.types import RRClass, RRType, type_to_text
 from ..wire.zonefile import ZoneFileError, read_zone_file
+from .keys import ds_digest, key_tag
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ ROOT_ANCHORS_FILENAME = "root-anchors.xml"
 IANA_ROOT_ANCHORS_URL = "https://data.iana.org/root-anchors/root-anchors.xml"
 
 _DNSSEC_PROTOCOL = 3
-_DIGESTS = {1: hashlib.sha1, 2: hashlib.sha256, 4: hashlib.sha384}  # RFC 4034, 4509, 6605
 _MAX_XML_BYTES = 1 << 20
 
 
@@ -79,7 +78,7 @@ class TrustAnchor:
         """The DS key tag field, or the DNSKEY's computed tag (RFC 4034 App. B)."""
         if self.rtype == RRType.DS:
             return int.from_bytes(self.rdata[:2], "big")
-        return _key_tag(self.rdata)
+        return key_tag(self.rdata)
 
     @property
     def algorithm(self) -> int:
@@ -96,17 +95,6 @@ class TrustAnchor:
         """The anchor as a presentation-format record line (without TTL)."""
         return (f"{self.zone.to_text()} IN {type_to_text(self.rtype)} "
                 f"{rd.to_text(self.rtype, self.rdata)}")
-
-
-def _key_tag(dnskey: bytes) -> int:
-    """RFC 4034 Appendix B checksum (algorithm 1 uses B.1)."""
-    if len(dnskey) >= 4 and dnskey[3] == 1:
-        return int.from_bytes(dnskey[-3:-1], "big") if len(dnskey) >= 7 else 0
-    acc = 0
-    for i, octet in enumerate(dnskey):
-        acc += octet if i & 1 else octet << 8
-    acc += (acc >> 16) & 0xFFFF
-    return acc & 0xFFFF
 
 
 class TrustAnchors:
@@ -237,15 +225,15 @@ def _check_public_key(zone: Name, flags: int, algorithm: int, public_key: str, t
     except (binascii.Error, ValueError) as exc:
         raise AnchorError(source, f"KeyDigest {key_id}: <PublicKey> is not base64") from exc
     dnskey = struct.pack("!HBB", flags, _DNSSEC_PROTOCOL, algorithm) + key
-    if _key_tag(dnskey) != tag:
+    if key_tag(dnskey) != tag:
         raise AnchorError(source, f"KeyDigest {key_id}: <PublicKey> has key tag "
-                                  f"{_key_tag(dnskey)}, not {tag}")
-    hasher = _DIGESTS.get(digest_type)
-    if hasher is None:
+                                  f"{key_tag(dnskey)}, not {tag}")
+    computed = ds_digest(zone, dnskey, digest_type)
+    if computed is None:
         log.debug("%s: KeyDigest %s: digest type %d not checked against the key",
                   source, key_id, digest_type)
         return
-    if hasher(zone.lower().wire + dnskey).digest() != digest:
+    if computed != digest:
         raise AnchorError(source, f"KeyDigest {key_id}: <PublicKey> does not hash to <Digest>")
 
 

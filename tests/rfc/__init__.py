@@ -1,55 +1,33 @@
 """Tests built from the worked examples of the RFCs, and a minimal reader for them.
 
-The reader handles the simple files in ``tests/data/rfc/``: one record a line,
-``owner [ttl] [class] type rdata`` with absolute owner names, ``;`` comments and
-double-quoted strings. (The project's zone-file reader is written separately.)
+The files in ``tests/data/rfc/`` are read with the project's zone-file reader (one
+record a line, absolute owner names).
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
 from resolver.wire import rdata as rd
 from resolver.wire.message import RR
-from resolver.wire.name import Name
+from resolver.wire.name import ROOT, Name
 from resolver.wire.rrset import RRset, group
-from resolver.wire.types import RRType, type_from_text
+from resolver.wire.types import RRType
+from resolver.wire.zonefile import read_rr_line, read_zone_text
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "rfc"
-_CLASSES = {"IN": 1, "CH": 3, "HS": 4}
 
 
 def parse_line(line: str) -> RR | None:
     """One record from a line, or None for a blank or comment-only line."""
-    lexer = shlex.shlex(line, posix=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ";"
-    tokens = [t for t in lexer if t not in ("(", ")")]
-    if not tokens:
+    if not line.split(";", 1)[0].strip():
         return None
-    owner = Name.from_text(tokens[0])
-    i = 1
-    ttl = 3600
-    rclass = 1
-    if tokens[i].isdigit():
-        ttl = int(tokens[i])
-        i += 1
-    if tokens[i].upper() in _CLASSES:
-        rclass = _CLASSES[tokens[i].upper()]
-        i += 1
-    rtype = type_from_text(tokens[i])
-    return RR(owner, rtype, rclass, ttl, rd.from_text(rtype, tokens[i + 1:], None))
+    return read_rr_line(line)
 
 
 def read_records(path: Path) -> list[RR]:
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        rr = parse_line(line)
-        if rr is not None:
-            records.append(rr)
-    return records
+    return read_zone_text(path.read_text(encoding="utf-8"), ROOT, default_ttl=3600)
 
 
 def load(filename: str) -> list[RRset]:
