@@ -12,13 +12,11 @@ Two networks: ``zones_api`` serves the project's ``zones/`` hierarchy (signed at
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +30,7 @@ from resolver.config import Settings
 from resolver.service import Resolver
 from resolver.testnet.hierarchy import build
 from resolver.testnet.network import TestNetwork
+from tests.loop import LoopThread
 
 T = TypeVar("T")
 
@@ -41,28 +40,6 @@ CERTS = ZONES / "certs"
 INTEROP = ROOT / "tests" / "data" / "interop"
 INTEROP_NOW = 1795881600.0        # 2026-11-28 16:00:00 UTC
 AUTHSERV = "mx.test.invalid"
-
-
-class LoopThread:
-    """An asyncio event loop running in a daemon thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name="api-test-loop", daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        if not self._thread.is_alive():
-            self.loop.close()
 
 
 @dataclass
@@ -116,7 +93,7 @@ class Api:
 
 @pytest.fixture(scope="session")
 def api_loop() -> Iterator[LoopThread]:
-    loop = LoopThread()
+    loop = LoopThread("api-test-loop", timeout=60.0)
     yield loop
     loop.close()
 

@@ -6,6 +6,10 @@ Two sections, each with its own test network and resolvers (see resolvers.py):
   replayed as fast as the load generator can for a few seconds.
 * :func:`cold_section` (issue 5): every query a fresh name under an NSEC3 wildcard,
   so a cache miss with one upstream query, a signature check and an NSEC3 proof.
+* After the runs of each, the per-query latency (p50, p99) with one query outstanding
+  (latency.py), and a third section, memory per cached answer (memory.py).
+
+Every figure is also handed to report.py, which writes bench-report/ (run.py).
 
 Runs alternate (ours, Unbound, ours, Unbound, ...) so slow drifts of the machine hit
 both alike; each figure is the median of the runs, and the "min us" column holds the
@@ -13,8 +17,8 @@ lowest run (whatever the row's unit). CPU time per answer comes from /proc/PID/s
 of the resolver process: it is the figure that holds up best on a busy machine.
 
 Knobs (environment): DNS_BENCH_SECONDS (default 8), DNS_BENCH_RUNS (default 3),
-DNS_BENCH_UNBOUND=0 to skip the reference. Run alone with
-``python -m tests.bench.dns_bench [warm] [cold]``.
+DNS_BENCH_UNBOUND=0 to skip the reference; latency.py and memory.py have their own.
+Run alone with ``python -m tests.bench.dns_bench [warm] [cold] [memory]``.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import latency, memory, report, workloads
 from . import load as loadgen
-from . import workloads
 from .resolvers import (
     CLK_TCK,
     ROOT,
@@ -207,14 +211,59 @@ def _reference_rows(env: Environment) -> list[Row]:
     return [("Unbound (reference)", "-", "-", f"no comparison: {why}")]
 
 
-def _guarded(name: str, body: Callable[[], list[Row]]) -> list[Row]:
-    """A failure becomes a row (after every process is stopped), not a crash of the bench."""
+def _guarded(name: str, body: Callable[[], list[Row]], keys: tuple[str, ...] = ()
+             ) -> list[Row]:
+    """A failure becomes a row (after every process is stopped), not a crash of the bench;
+    the report's metrics *keys* are then marked as not measured."""
     try:
         return body()
     except Exception as exc:   # reported as a row; the rest of the bench goes on
         progress(f"{name} failed: {exc}")
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        report.record_error(keys, f"{name} failed: {first}")
         return [("error", "", "", f"{name}: {first} (details on stderr)")]
+
+
+def _record(key: str, runs: dict[str, list[Run]], value: Callable[[Run], float]) -> None:
+    report.record(key, {label: [value(r) for r in rs] for label, rs in runs.items()})
+
+
+# ---------------------------------------------------------------------------- latency
+def _latency(env: Environment, kind: str, key: str, make_file: Callable[[str, int], Path],
+             *, count: int, once: bool, timeout: float) -> list[Row]:
+    """Latency rows (p50, p99 per resolver and their ratios), one query outstanding."""
+    ports = {s.label: s.port for s in env.servers}
+    try:
+        lat = latency.alternate(list(ports), ports.__getitem__, make_file, runs=RUNS,
+                                pin=env.pin.load, count=count, once=once, timeout=timeout,
+                                kind=kind, progress=progress, cwd=ROOT)
+    except Exception as exc:   # the throughput rows above still stand
+        progress(f"{kind} latency failed: {exc}")
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        report.record_error((f"{key}_p50", f"{key}_p99"), f"{kind} latency failed: {first}")
+        return [("error", "", "", f"{kind} latency: {first} (details on stderr)")]
+    rows: list[Row] = []
+    for pct in ("p50", "p99"):
+        values = {label: [getattr(x, f"{pct}_ms") for x in runs]
+                  for label, runs in lat.items()}
+        report.record(f"{key}_{pct}", values)
+        for label, vals in values.items():
+            runs = lat[label]
+            note = _per_run(vals, ".3f") + (
+                f"; {_med([len(x.samples) for x in runs]):.0f} answers per run, lost "
+                f"{sum(x.lost for x in runs)}, SERVFAIL {sum(x.servfail for x in runs)}")
+            rows.append((f"{kind} latency {pct}, ms: {label}", f"{_med(vals):.3f}",
+                         f"{min(vals):.3f}", note))
+        if len(values) > 1:
+            first_label, second = list(values)[:2]
+            ratio = _med(values[first_label]) / _med(values[second])
+            rows.append((f"{kind} latency {pct} ratio ours/Unbound", f"{ratio:.2f}", "", ""))
+    rows.append(("latency method", "", "",
+                 f"python -m tests.bench.latency: one query outstanding (blocking UDP "
+                 f"client, RD+DO), {count} {'fresh names' if once else 'queries'} per run, "
+                 f"{RUNS} alternating runs per resolver, p50/p99 of each run, medians; "
+                 f"timeout {timeout:g} s; client on the load core"))
+    return rows
 
 
 # ---------------------------------------------------------------------------- warm
@@ -250,6 +299,10 @@ def _warm() -> list[Row]:
         if c_ratio is not None:
             rows.append(("CPU us per answer ratio ours/Unbound", f"{c_ratio:.2f}", "",
                          f"one busy core answers {1 / c_ratio:.2f}x Unbound's cache hits"))
+        _record("warm_qps", runs, lambda r: r.load.qps)
+        _record("warm_cpu", runs, lambda r: r.us_per_answer)
+        rows += _latency(env, "cache-hit", "lat_hit", lambda label, i: path,
+                         count=latency.HITS, once=False, timeout=latency.HIT_TIMEOUT)
         info = (f"{len(keep)} names (A, AAAA, MX, TXT, TLSA, SMIMEA, DNSKEY, wildcard, "
                 f"CNAME, DNAME, NODATA, NXDOMAIN) from {len(workloads.MAIL_ZONES)} mail "
                 f"zones + example./internal., asked twice before the runs")
@@ -264,7 +317,8 @@ def _warm() -> list[Row]:
 
 def warm_section() -> list[Row]:
     """Issue 4: cache-hit queries/s and CPU per answer, ours next to Unbound."""
-    return _guarded("warm cache-hit benchmark", _warm)
+    return _guarded("warm cache-hit benchmark", _warm,
+                    ("warm_qps", "warm_cpu", "lat_hit_p50", "lat_hit_p99"))
 
 
 # ---------------------------------------------------------------------------- cold
@@ -313,6 +367,16 @@ def _cold() -> list[Row]:
             rows.append(("CPU us per cold answer ratio ours/Unbound", f"{c_ratio:.2f}", "",
                          f"goal <= {COLD_GOAL} (issue 5): "
                          + ("met" if c_ratio <= COLD_GOAL else "NOT met")))
+        _record("cold_qps", runs, lambda r: r.load.qps)
+        _record("cold_cpu", runs, lambda r: r.us_per_answer)
+
+        def latency_file(label: str, i: int) -> Path:
+            tag = workloads.new_tag()
+            return workloads.write_queries(env.workdir / f"lat-{tag}.txt",
+                                           workloads.cold_queries(tag, latency.COLD, names))
+
+        rows += _latency(env, "cold", "lat_cold", latency_file, count=latency.COLD,
+                         once=True, timeout=latency.COLD_TIMEOUT)
         info = (f"fresh names c<random>-NNNNNN under {', '.join(map(str, parents))}, type A, "
                 f"each sent once (new names every run); priming answer: "
                 + ", ".join(f"{lb} {o}" for lb, o in primed.items()))
@@ -323,21 +387,61 @@ def _cold() -> list[Row]:
 
 def cold_section() -> list[Row]:
     """Issue 5: CPU per cold (validated wildcard + NSEC3) answer, ours next to Unbound."""
-    return _guarded("cold-cache benchmark", _cold)
+    return _guarded("cold-cache benchmark", _cold,
+                    ("cold_qps", "cold_cpu", "lat_cold_p50", "lat_cold_p99"))
 
 
 # for run.py: (title, function returning rows)
 SECTIONS: list[tuple[str, Callable[[], list[Row]]]] = [
     ("resolver: warm cache hits, ours vs Unbound (issue 4)", warm_section),
     ("resolver: cold NSEC3 wildcard answers, ours vs Unbound (issue 5)", cold_section),
+    ("resolver: memory per cached answer, ours vs Unbound", memory.section),
 ]
+KEYS = ("warm", "cold", "memory")
+
+
+def method_notes() -> list[str]:
+    """How the DNS figures were taken, for the report."""
+    tool = (loadgen.dnsperf_version() if loadgen.dnsperf_path() is not None
+            and os.environ.get("DNS_BENCH_LOADGEN") != "python"
+            else "the Python load generator (dnsperf not installed or not chosen)")
+    return [
+        f"Load: {tool}, RD+DO queries over UDP on loopback; resolvers pinned to one core, "
+        "load generator, latency client and test network to the other (taskset), when "
+        "there are two cores.",
+        f"Warm (cache hits): 87 mail-host names asked twice first, then replayed with "
+        f"{WARM_OUTSTANDING} outstanding; {RUNS} alternating runs x {SECONDS:g} s per "
+        "resolver (DNS_BENCH_RUNS, DNS_BENCH_SECONDS); medians.",
+        f"Cold: fresh names under the NSEC3 wildcard (ED25519), each sent once, "
+        f"{COLD_OUTSTANDING} outstanding; {RUNS} alternating runs x {SECONDS:g} s; "
+        "medians. Every answer needs an upstream query, a signature check and an NSEC3 "
+        "proof.",
+        "CPU per answer: utime+stime of the resolver process (/proc/PID/stat) during the "
+        "run / answers received; it does not count time spent waiting for a CPU.",
+        f"Latency: after the runs of each of those two, a blocking Python client sends one "
+        f"query at a time ({latency.HITS} cache hits, or {latency.COLD} fresh cold names, "
+        f"per run; DNS_BENCH_LATENCY_HITS, DNS_BENCH_LATENCY_COLD); {RUNS} alternating runs "
+        "per resolver; p50 and p99 of each run, medians over the runs. The client's own "
+        "~10-20 µs are in both resolvers' figures.",
+        f"Memory: separate resolvers with caches far larger than the workload (ours "
+        f"--cache-size {memory.OUR_CACHE_MB}, Unbound rrset-cache-size "
+        f"{memory.UNBOUND_RRSET_CACHE}, msg-cache-size {memory.UNBOUND_MSG_CACHE}), primed; "
+        f"then {memory.NAMES} fresh wildcard names (DNS_BENCH_MEMORY_NAMES), each once, "
+        f"{memory.OUTSTANDING} outstanding, in {memory.ROUNDS} alternating rounds; figure = "
+        "VmRSS growth (/proc/PID/status) / answers. What it counts: ours, an RRset-cache "
+        "entry (A + RRSIG, zone, security status) and a message-cache entry (the answer's "
+        "wire form with TTL offsets) per name, plus any other per-name growth (NSEC3 proof "
+        "records are shared, so the negative/proof data hardly grows); Unbound, an "
+        "rrset-cache entry and a message-cache entry per name. Entry counts are in the "
+        "memory section's table.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     from .run import _print_table
 
-    which = (argv if argv is not None else sys.argv[1:]) or ["warm", "cold"]
-    sections = dict(zip(("warm", "cold"), SECTIONS, strict=True))
+    which = (argv if argv is not None else sys.argv[1:]) or list(KEYS)
+    sections = dict(zip(KEYS, SECTIONS, strict=True))
     for key in which:
         if key not in sections:
             print(f"unknown section {key!r}; choose from {', '.join(sections)}",

@@ -22,7 +22,6 @@ For tests with a fake clock, :func:`in_process_lab` answers the same lab zones t
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from resolver.wire import message as wm
 from resolver.wire.message import Message
 from resolver.wire.name import Name
 from resolver.wire.zonefile import read_zone_text
+from tests.loop import LoopThread
 
 T = TypeVar("T")
 
@@ -55,36 +55,6 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
     async def bounded() -> T:
         return await asyncio.wait_for(coro, timeout)
     return asyncio.run(bounded())
-
-
-class LoopThread:
-    """An asyncio event loop running in a daemon thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name="resolver-test-loop",
-                                        daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        """Run *coro* in the loop thread and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
-        """Run the plain function *fn* inside the loop thread."""
-        async def wrapper() -> T:
-            return fn()
-        return self.run(wrapper(), timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        if not self._thread.is_alive():
-            self.loop.close()
 
 
 class UdpFaultServer(AuthServer):

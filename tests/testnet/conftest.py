@@ -8,10 +8,8 @@ server's state (``set_faults``) is run inside the loop with :meth:`LoopThread.ca
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,39 +20,11 @@ from resolver.testnet.faults import Faults
 from resolver.testnet.network import TestNetwork, load_zone, read_map
 from resolver.testnet.server import AuthServer
 from resolver.wire.name import Name
+from tests.loop import LoopThread
 
 from . import record_nsd
 
 T = TypeVar("T")
-
-
-class LoopThread:
-    """An asyncio event loop running in a daemon thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name="testnet-loop", daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        """Run *coro* in the loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
-        """Run the plain function *fn* inside the loop thread."""
-        async def wrapper() -> T:
-            return fn()
-        return self.run(wrapper(), timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        if not self._thread.is_alive():
-            self.loop.close()
 
 
 class RunningNetwork:

@@ -10,7 +10,6 @@ Networks are built once per session: signing the ``zones/`` hierarchy takes seco
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from resolver.config import Settings
 from resolver.service import Resolver
 from resolver.testnet.hierarchy import Hierarchy, build
 from resolver.testnet.network import TestNetwork
+from tests.loop import LoopThread
 
 T = TypeVar("T")
 
@@ -29,28 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 INTEROP = ROOT / "tests" / "data" / "interop"
 ZONES = ROOT / "zones"
 PINNED = 1795881600.0          # 2026-11-28T16:00:00Z: the interop signatures are valid then
-
-
-class LoopThread:
-    """An asyncio event loop in a daemon thread, for the authoritative servers."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name="validation-net", daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        if not self._thread.is_alive():
-            self.loop.close()
 
 
 @dataclass(slots=True)
