@@ -208,6 +208,7 @@ def _reference_rows(env: Environment) -> list[Row]:
     if env.reference is not None:
         return []
     why = "; ".join(env.notes) or "reference missing"
+    report.record_no_reference(why)
     return [("Unbound (reference)", "-", "-", f"no comparison: {why}")]
 
 
@@ -229,14 +230,14 @@ def _record(key: str, runs: dict[str, list[Run]], value: Callable[[Run], float])
 
 
 # ---------------------------------------------------------------------------- latency
-def _latency(env: Environment, kind: str, key: str, make_file: Callable[[str, int], Path],
+def _latency(env: Environment, kind: str, key: str, make_file: Callable[[int], Path],
              *, count: int, once: bool, timeout: float) -> list[Row]:
     """Latency rows (p50, p99 per resolver and their ratios), one query outstanding."""
     ports = {s.label: s.port for s in env.servers}
     try:
-        lat = latency.alternate(list(ports), ports.__getitem__, make_file, runs=RUNS,
-                                pin=env.pin.load, count=count, once=once, timeout=timeout,
-                                kind=kind, progress=progress, cwd=ROOT)
+        lat = latency.alternate(ports, make_file, runs=RUNS, pin=env.pin.load, count=count,
+                                once=once, timeout=timeout, kind=kind, progress=progress,
+                                cwd=ROOT)
     except Exception as exc:   # the throughput rows above still stand
         progress(f"{kind} latency failed: {exc}")
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -260,9 +261,10 @@ def _latency(env: Environment, kind: str, key: str, make_file: Callable[[str, in
             rows.append((f"{kind} latency {pct} ratio ours/Unbound", f"{ratio:.2f}", "", ""))
     rows.append(("latency method", "", "",
                  f"python -m tests.bench.latency: one query outstanding (blocking UDP "
-                 f"client, RD+DO), {count} {'fresh names' if once else 'queries'} per run, "
-                 f"{RUNS} alternating runs per resolver, p50/p99 of each run, medians; "
-                 f"timeout {timeout:g} s; client on the load core"))
+                 f"client, RD+DO), each query to every resolver in turn (alternating "
+                 f"order), {count} {'fresh names' if once else 'queries'} per run and "
+                 f"resolver, {RUNS} runs, p50/p99 of each run, medians; timeout "
+                 f"{timeout:g} s; client on the load core"))
     return rows
 
 
@@ -301,7 +303,7 @@ def _warm() -> list[Row]:
                          f"one busy core answers {1 / c_ratio:.2f}x Unbound's cache hits"))
         _record("warm_qps", runs, lambda r: r.load.qps)
         _record("warm_cpu", runs, lambda r: r.us_per_answer)
-        rows += _latency(env, "cache-hit", "lat_hit", lambda label, i: path,
+        rows += _latency(env, "cache-hit", "lat_hit", lambda i: path,
                          count=latency.HITS, once=False, timeout=latency.HIT_TIMEOUT)
         info = (f"{len(keep)} names (A, AAAA, MX, TXT, TLSA, SMIMEA, DNSKEY, wildcard, "
                 f"CNAME, DNAME, NODATA, NXDOMAIN) from {len(workloads.MAIL_ZONES)} mail "
@@ -370,7 +372,7 @@ def _cold() -> list[Row]:
         _record("cold_qps", runs, lambda r: r.load.qps)
         _record("cold_cpu", runs, lambda r: r.us_per_answer)
 
-        def latency_file(label: str, i: int) -> Path:
+        def latency_file(i: int) -> Path:
             tag = workloads.new_tag()
             return workloads.write_queries(env.workdir / f"lat-{tag}.txt",
                                            workloads.cold_queries(tag, latency.COLD, names))
@@ -419,9 +421,10 @@ def method_notes() -> list[str]:
         "CPU per answer: utime+stime of the resolver process (/proc/PID/stat) during the "
         "run / answers received; it does not count time spent waiting for a CPU.",
         f"Latency: after the runs of each of those two, a blocking Python client sends one "
-        f"query at a time ({latency.HITS} cache hits, or {latency.COLD} fresh cold names, "
-        f"per run; DNS_BENCH_LATENCY_HITS, DNS_BENCH_LATENCY_COLD); {RUNS} alternating runs "
-        "per resolver; p50 and p99 of each run, medians over the runs. The client's own "
+        f"query at a time, each to both resolvers in turn (alternating order), so both see "
+        f"the same state of the machine ({latency.HITS} cache hits, or {latency.COLD} fresh "
+        f"cold names, per run and resolver; DNS_BENCH_LATENCY_HITS, DNS_BENCH_LATENCY_COLD); "
+        f"{RUNS} runs; p50 and p99 of each run, medians over the runs. The client's own "
         "~10-20 µs are in both resolvers' figures.",
         f"Memory: separate resolvers with caches far larger than the workload (ours "
         f"--cache-size {memory.OUR_CACHE_MB}, Unbound rrset-cache-size "

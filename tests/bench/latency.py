@@ -5,18 +5,21 @@ the next, so each figure is the time one client sees for one answer with nothing
 in front of it. It runs as this module's program in a subprocess pinned to the load core
 (``taskset``), like the Python load generator::
 
-    python -m tests.bench.latency --port 5300 --file queries.txt --count 3000
+    python -m tests.bench.latency --port 5300 --port 5301 --file queries.txt --count 3000
 
-and prints one JSON object: the latency of every answered query in microseconds, the
+Each query goes to every ``--port`` in turn (in alternating order) before the next one,
+so the resolvers are compared under the same state of a noisy machine (idle cores that
+have to wake up, neighbours, frequency) rather than in runs seconds apart. It prints one
+JSON object with, per port, the latency of every answered query in microseconds, the
 queries lost (no answer within ``--timeout``) and the rcodes. The client is plain
-blocking Python (connected UDP socket, ``time.perf_counter_ns`` around send and
+blocking Python (connected UDP sockets, ``time.perf_counter_ns`` around send and
 receive, garbage collector off), so every figure includes the same ~10-20 us of client
 and loopback cost for both resolvers: it weighs more in the ratio of cache hits than in
 that of cold answers.
 
-:func:`alternate` runs it against each resolver in turn (ours, Unbound, ours, ...) and
-:class:`Latency` holds one run. Knobs (environment): DNS_BENCH_LATENCY_HITS (cache hits
-per run, default 3000), DNS_BENCH_LATENCY_COLD (fresh names per run, default 400).
+:func:`alternate` makes several such runs and :class:`Latency` holds one run's figures
+for one resolver. Knobs (environment): DNS_BENCH_LATENCY_HITS (cache hits per run and
+resolver, default 3000), DNS_BENCH_LATENCY_COLD (fresh names per run, default 400).
 """
 
 from __future__ import annotations
@@ -77,38 +80,42 @@ class Latency:
         return self.rcodes.get("SERVFAIL", 0)
 
 
-def measure(port: int, query_file: Path, *, pin: list[str], count: int, once: bool,
-            timeout: float, cwd: Path | None = None) -> Latency:
-    """Run the client (pinned with *pin*) for *count* queries of *query_file*."""
-    argv = [*pin, sys.executable, "-m", "tests.bench.latency", "--port", str(port),
+def measure(ports: Sequence[int], query_file: Path, *, pin: list[str], count: int,
+            once: bool, timeout: float, cwd: Path | None = None) -> dict[int, Latency]:
+    """Run the client (pinned with *pin*) for *count* queries of *query_file* to every
+    port in turn (see :func:`run_client`); port -> its figures."""
+    argv = [*pin, sys.executable, "-m", "tests.bench.latency",
+            *(a for port in ports for a in ("--port", str(port))),
             "--file", str(query_file), "--count", str(count), "--timeout", f"{timeout:g}",
             "--max-seconds", f"{MAX_SECONDS:g}"]
     if once:
         argv.append("--once")
     done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd,
-                          preexec_fn=die_with_parent, timeout=MAX_SECONDS + timeout + 30,
-                          check=False)
+                          preexec_fn=die_with_parent,
+                          timeout=MAX_SECONDS + len(ports) * timeout + 30, check=False)
     try:
         data = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError) as exc:
+        return {int(port): Latency([float(v) for v in fig["latencies_us"]], int(fig["lost"]),
+                                   {str(k): int(v) for k, v in fig["rcodes"].items()},
+                                   float(data["seconds"]))
+                for port, fig in data["ports"].items()}
+    except (IndexError, KeyError, ValueError) as exc:
         raise RuntimeError(f"latency client failed (exit {done.returncode}): "
                            f"{done.stderr[-400:]}") from exc
-    return Latency([float(v) for v in data["latencies_us"]], int(data["lost"]),
-                   {str(k): int(v) for k, v in data["rcodes"].items()},
-                   float(data["seconds"]))
 
 
-def alternate(labels: Sequence[str], port_of: Callable[[str], int],
-              make_file: Callable[[str, int], Path], *, runs: int, pin: list[str],
-              count: int, once: bool, timeout: float, kind: str,
+def alternate(ports: dict[str, int], make_file: Callable[[int], Path], *, runs: int,
+              pin: list[str], count: int, once: bool, timeout: float, kind: str,
               progress: Callable[[str], None], cwd: Path | None = None,
               ) -> dict[str, list[Latency]]:
-    """*runs* runs per resolver, alternating between them; label -> runs."""
-    out: dict[str, list[Latency]] = {label: [] for label in labels}
+    """*runs* runs of the client, each sending every query to every resolver in turn
+    (label -> port), so that both see the same state of the machine; label -> runs."""
+    out: dict[str, list[Latency]] = {label: [] for label in ports}
     for i in range(runs):
-        for label in labels:
-            lat = measure(port_of(label), make_file(label, i), pin=pin, count=count,
+        figures = measure(list(ports.values()), make_file(i), pin=pin, count=count,
                           once=once, timeout=timeout, cwd=cwd)
+        for label, port in ports.items():
+            lat = figures[port]
             if not lat.samples:
                 raise RuntimeError(f"{label} answered no {kind} latency query")
             out[label].append(lat)
@@ -119,57 +126,72 @@ def alternate(labels: Sequence[str], port_of: Callable[[str], int],
 
 
 # ---------------------------------------------------------------------------- client
-def run_client(host: str, port: int, queries: list[bytes], count: int, once: bool,
-               timeout: float, max_seconds: float) -> dict[str, object]:
-    """One query outstanding at a time; returns the figures printed as JSON."""
-    latencies: list[float] = []
-    rcodes: dict[str, int] = {}
-    lost = 0
-    sent = 0
-    total = min(count, len(queries)) if once else count
+def _one(sock: socket.socket, wire: bytes, qid: int, timeout: float) -> tuple[float, int]:
+    """Send *wire*, wait for the reply with *qid*: (microseconds, rcode), or (-1, -1)."""
     clock = time.perf_counter_ns
+    t0 = clock()
+    sock.send(wire)
+    limit = t0 + int(timeout * 1e9)
+    while True:
+        left = (limit - clock()) / 1e9
+        if left <= 0:
+            return -1.0, -1
+        sock.settimeout(left)
+        try:
+            reply = sock.recv(65535)
+        except (TimeoutError, ConnectionRefusedError):
+            return -1.0, -1
+        t1 = clock()
+        if len(reply) >= 12 and (reply[0] << 8 | reply[1]) == qid:
+            return (t1 - t0) / 1000.0, reply[3] & 0x0F
+
+
+def run_client(host: str, ports: Sequence[int], queries: list[bytes], count: int,
+               once: bool, timeout: float, max_seconds: float) -> dict[str, object]:
+    """One query outstanding at a time. Query *i* goes to every port in turn, in
+    alternating order (ours, Unbound; Unbound, ours; ...), before query *i* + 1; with
+    ``once`` every port gets the same fresh names (each resolver has its own cache).
+    Returns the figures printed as JSON."""
+    latencies: dict[int, list[float]] = {p: [] for p in ports}
+    rcodes: dict[int, dict[str, int]] = {p: {} for p in ports}
+    lost = dict.fromkeys(ports, 0)
+    total = min(count, len(queries)) if once else count
     first = secrets.randbelow(65536)     # stale replies of an earlier run do not match
     start = time.monotonic()
     deadline = start + max_seconds
+    socks = {}
     gc.disable()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.connect((host, port))
+    try:
+        for port in ports:
+            socks[port] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks[port].connect((host, port))
         for i in range(total):
             if time.monotonic() >= deadline:
                 break
             qid = (first + i) & 0xFFFF
             wire = struct.pack("!H", qid) + queries[i % len(queries)]
-            t0 = clock()
-            sock.send(wire)
-            sent += 1
-            limit = t0 + int(timeout * 1e9)
-            while True:
-                left = (limit - clock()) / 1e9
-                if left <= 0:
-                    lost += 1
-                    break
-                sock.settimeout(left)
-                try:
-                    reply = sock.recv(65535)
-                except (TimeoutError, ConnectionRefusedError):
-                    lost += 1
-                    break
-                t1 = clock()
-                if len(reply) >= 12 and (reply[0] << 8 | reply[1]) == qid:
-                    latencies.append((t1 - t0) / 1000.0)
-                    name = RCODES.get(reply[3] & 0x0F, str(reply[3] & 0x0F))
-                    rcodes[name] = rcodes.get(name, 0) + 1
-                    break
-    gc.enable()
-    return {"sent": sent, "lost": lost, "rcodes": rcodes,
-            "seconds": round(time.monotonic() - start, 6),
-            "latencies_us": [round(v, 2) for v in latencies]}
+            for port in (ports if i % 2 == 0 else list(reversed(ports))):
+                micros, rcode = _one(socks[port], wire, qid, timeout)
+                if micros < 0:
+                    lost[port] += 1
+                    continue
+                latencies[port].append(round(micros, 2))
+                name = RCODES.get(rcode, str(rcode))
+                rcodes[port][name] = rcodes[port].get(name, 0) + 1
+    finally:
+        gc.enable()
+        for sock in socks.values():
+            sock.close()
+    return {"seconds": round(time.monotonic() - start, 6),
+            "ports": {str(p): {"lost": lost[p], "rcodes": rcodes[p],
+                               "latencies_us": latencies[p]} for p in ports}}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="one-query-at-a-time DNS latency client")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--port", type=int, action="append", required=True,
+                   help="a server to time (repeatable: each query goes to each in turn)")
     p.add_argument("--file", type=Path, required=True, help="NAME TYPE per line")
     p.add_argument("--count", type=int, default=HITS, help="queries to send")
     p.add_argument("--once", action="store_true", help="send each line at most once")

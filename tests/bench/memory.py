@@ -22,8 +22,8 @@ What one answer leaves in memory (both resolvers validate it, AD):
   entry counts and the caches' own byte accounting come from ``/metrics``.
 * Unbound: an rrset-cache entry (the A RRset and its RRSIG) and a message-cache entry
   (the reply skeleton pointing at rrsets), from ``unbound-control stats_noreset``
-  (``rrset.cache.count``, ``msg.cache.count``, ``mem.cache.rrset``, ``mem.cache.message``)
-  when ``unbound-control`` is installed.
+  (``rrset.cache.count``, ``msg.cache.count``, ``mem.cache.rrset``, ``mem.cache.message``;
+  ``extended-statistics: yes`` is set for them) when ``unbound-control`` is installed.
 
 Knobs (environment): DNS_BENCH_MEMORY_NAMES (N, default 20000), DNS_BENCH_MEMORY_ROUNDS
 (default 2), DNS_BENCH_UNBOUND=0 to skip the reference. Run alone with
@@ -215,7 +215,8 @@ def start_unbound(stack: contextlib.ExitStack, workdir: Path, net: TestNet,
     if marker not in base:
         raise BenchError("unexpected unbound.conf layout (no remote-control block)")
     sizes = (f"    rrset-cache-size: {UNBOUND_RRSET_CACHE}\n"
-             f"    msg-cache-size: {UNBOUND_MSG_CACHE}\n")
+             f"    msg-cache-size: {UNBOUND_MSG_CACHE}\n"
+             + ("    extended-statistics: yes\n" if control is not None else ""))
     remote = (f"remote-control:\n    control-enable: yes\n    control-interface: {sock}\n"
               "    control-use-cert: no\n" if control is not None else marker)
     conf = udir / "unbound.conf"
@@ -407,6 +408,7 @@ def _rows(env: Environment, subjects: list[Subject]) -> list[Row]:
         rows.append(("memory per cached answer ratio ours/Unbound", f"{ratio:.2f}", "", ""))
     else:
         why = "; ".join(env.notes) or "reference missing"
+        report.record_no_reference(why)
         rows.append(("Unbound (reference)", "-", "-", f"no comparison: {why}"))
     use_dnsperf = (loadgen.dnsperf_path() is not None
                    and os.environ.get("DNS_BENCH_LOADGEN") != "python")

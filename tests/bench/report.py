@@ -12,6 +12,7 @@ figure, dots = the single runs). Without matplotlib the report says so and has n
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import os
 import platform
 import re
@@ -52,10 +53,10 @@ class Spec:
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("warm_qps", "warm cache hits: queries/s", "queries/s", True, ",.0f",
+    Spec("warm_qps", "warm cache hits: throughput", "queries/s", True, ",.0f",
          Goal(">=", 0.5, "issue 4")),
     Spec("warm_cpu", "warm cache hits: CPU per answer", "µs", False, ",.1f"),
-    Spec("cold_qps", "cold NSEC3 wildcard: answers/s", "answers/s", True, ",.0f"),
+    Spec("cold_qps", "cold NSEC3 wildcard: throughput", "answers/s", True, ",.0f"),
     Spec("cold_cpu", "cold NSEC3 wildcard: CPU per answer", "µs", False, ",.0f",
          Goal("<=", 2.0, "issue 5")),
     Spec("lat_hit_p50", "latency, cache hit: p50", "ms", False, ",.3f"),
@@ -91,6 +92,7 @@ class Figure:
 
 _FIGURES: dict[str, Figure] = {}
 _ERRORS: dict[str, str] = {}
+_NO_REFERENCE: list[str] = []
 
 
 def record(key: str, runs: dict[str, list[float]], *,
@@ -107,9 +109,16 @@ def record_error(keys: str | Iterable[str], text: str) -> None:
         _ERRORS.setdefault(key, text)
 
 
+def record_no_reference(why: str) -> None:
+    """Why a section ran without Unbound."""
+    if why not in _NO_REFERENCE:
+        _NO_REFERENCE.append(why)
+
+
 def reset() -> None:
     _FIGURES.clear()
     _ERRORS.clear()
+    _NO_REFERENCE.clear()
 
 
 def figures() -> dict[str, Figure]:
@@ -173,13 +182,17 @@ def machine() -> dict[str, str]:
     out["kernel"] = f"{platform.system()} {platform.release()}"
     out["Python"] = f"{sys.version.split()[0]} ({platform.python_implementation()})"
     try:
-        import uvloop
-        out["Python"] += f", uvloop {uvloop.__version__}"
-    except ImportError:  # pragma: no cover - optional
+        out["Python"] += f", uvloop {importlib.metadata.version('uvloop')}"
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - optional
         out["Python"] += ", uvloop absent (asyncio)"
     out["Unbound"] = unbound_version() or "not installed (no comparison)"
-    out["load generator"] = (dnsperf_version() if dnsperf_path() is not None
-                             else "dnsperf not installed: Python load generator")
+    if dnsperf_path() is None:
+        out["load generator"] = "dnsperf not installed: Python load generator"
+    elif os.environ.get("DNS_BENCH_LOADGEN") == "python":
+        out["load generator"] = (f"Python load generator (DNS_BENCH_LOADGEN=python; "
+                                 f"{dnsperf_version()} installed)")
+    else:
+        out["load generator"] = dnsperf_version()
     commit = _git("rev-parse", "--short", "HEAD")
     if commit:
         dirty = _git("status", "--porcelain", "--untracked-files=no")
@@ -216,9 +229,10 @@ def summary_table(ref: str | None) -> list[str]:
         fig = _FIGURES.get(spec.key)
         name = f"{spec.title}, {spec.unit} ({_better(spec)})"
         if fig is None:
-            why = _ERRORS.get(spec.key, "not run")
-            lines.append(f"| {_cell(name)} | — | — | — | "
-                         f"{_cell(_goal_text(None, spec, None) or why)} |")
+            why = _ERRORS.get(spec.key, "section not run")
+            goal = f"{spec.goal}: " if spec.goal else ""
+            lines.append(f"| {_cell(name)} | — | — | — | {_cell(goal)}not measured "
+                         f"({_cell(why)}) |")
             continue
         ratio = fig.ratio(ref)
         theirs = _fmt(fig.value(ref), spec.fmt) if ref else "—"
@@ -285,9 +299,10 @@ def markdown(tables: list[Table], *, started: dt.datetime, seconds: float,
                 "Unbound's cache-hit queries/s, issue 5 at most twice its CPU per cold "
                 "answer. CPU per answer is the figure that holds best on a shared machine; "
                 "queries/s and latency move with whatever else runs on it."]
-    if ref is None:
-        out += ["", "No comparison: " + ("; ".join(sorted(set(_ERRORS.values())))
-                                          or "Unbound did not run") + "."]
+    if ref is None or _NO_REFERENCE:
+        why = _NO_REFERENCE or sorted(set(_ERRORS.values())) or ["Unbound did not run"]
+        out += ["", ("No comparison" if ref is None else "Some sections ran without Unbound")
+                + ": " + "; ".join(why) + "."]
     out += [""]
     if chart:
         out += [f"![ours vs Unbound, one panel per metric]({chart})", ""]
@@ -308,7 +323,10 @@ def markdown(tables: list[Table], *, started: dt.datetime, seconds: float,
                 "and latency by tens of percent between runs (see the spread column "
                 "below and the \"other load\" notes in the tables). Runs alternate ours, "
                 "Unbound, ours, ... so slow drifts hit both alike, and the ratios of one run "
-                "hold better than the absolute figures. "
+                "hold better than the absolute figures. Latency with one query outstanding is "
+                "largely the machine's (waking an idle virtual CPU, the host's scheduling): the "
+                "client interleaves its queries to both resolvers so that the ratio is fair, but "
+                "a p99 about equal for both says more about the host than about either. "
             + ("Spread above 25% in this run: " + "; ".join(noisy) + "."
                if noisy else "No figure spread more than 25% over its runs in this run."),
             ""]
@@ -327,6 +345,7 @@ def chart(path: Path, subtitle: str) -> str | None:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter
     except ImportError:
         return None
     ref = reference_label()
@@ -355,12 +374,13 @@ def chart(path: Path, subtitle: str) -> str | None:
             ax.scatter([i + (j - (len(runs) - 1) / 2) * 0.08 for j in range(len(runs))],
                        runs, s=14, color="black", zorder=3, label=None)
             top = max(top, value, *runs)
-            ax.annotate(format(value, spec.fmt), (i, value), xytext=(0, 3),
+            ax.annotate(format(value, spec.fmt), (i, max(value, *runs)), xytext=(0, 5),
                         textcoords="offset points", ha="center", fontsize=8.5)
-        ax.set_ylim(0, top * 1.22 if top else 1)
+        ax.set_ylim(0, top * 1.25 if top else 1)
         ax.set_xticks(range(len(labels)), [lb.replace(" ", "\n", 1) for lb in labels],
                       fontsize=8.5)
         ax.tick_params(axis="y", labelsize=8)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.10g}"))
         ratio = figure.ratio(ref)
         if ratio is not None:
             text = f"ours/Unbound = {ratio:.2f}"
