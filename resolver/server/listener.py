@@ -227,7 +227,7 @@ class DnsServer:
         qk = memo.get(tail, _UNSEEN)
         if qk is _UNSEEN:
             qk = query_key(data)
-            if len(memo) > 20000:
+            if len(memo) > 4096:
                 memo.clear()
             memo[tail] = qk
         assert qk is None or isinstance(qk, QueryKey)

@@ -147,7 +147,8 @@ class Validator:
                                        f"{entry.security.label}")
             return Part(what, verdict, entry.zone)
         assert entry.keys is not None
-        checked = self._check(rrset, entry.keys, signer, budget)
+        # the answer's own RRset is cached with its verdict: no need to remember it here
+        checked = verify_rrset(rrset, entry.keys, signer, self.now(), budget, self.policy)
         trace.add(str(signer), f"{what}: {check_text(checked)}")
         if not checked.ok:
             return Part(what, checked.verdict, signer, checked.ttl)
