@@ -63,6 +63,7 @@ class Settings:
     auto_trust_anchor_file: Path | None = None   # RFC 5011 state (None: static anchors)
     metrics: tuple[str, int] | None = None       # separate /metrics listener, if any
     query_log: bool = False                      # one INFO line per client query
+    metrics_counting: bool = True                # False: count nothing (to measure the cost)
     api: tuple[str, int] | None = ("127.0.0.1", 8053)       # None: no HTTP API
     api_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
 

@@ -69,3 +69,15 @@ class Counters:
 
 
 
+
+
+class NullCounters(Counters):
+    """Counting switched off (``metrics-counting = false``): every call is a no-op.
+    Exists to measure what counting costs; /metrics then shows zeros."""
+
+    def inc(self, name: str, labels: tuple[str, ...] = (), amount: int = 1) -> None:
+        return None
+
+    def observe(self, name: str, value: float, labels: tuple[str, ...] = (),
+                buckets: tuple[float, ...] = RTT_BUCKETS) -> None:
+        return None

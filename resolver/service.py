@@ -19,7 +19,7 @@ from .answer import Answer
 from .cache.messages import MessageCache
 from .cache.rrsets import NegativeCache, RRsetCache
 from .config import Settings
-from .counters import Counters
+from .counters import Counters, NullCounters
 from .dnssec.algorithms import DEFAULT, LEGACY
 from .dnssec.anchors import TrustAnchors, load_default_anchors, read_anchor_file
 from .dnssec.budget import Budget
@@ -95,7 +95,8 @@ class Resolver:
         self.anchor_validated: dict[str, float] = self.finder.primed
         self.validator = Validator(self.finder, self.policy, settings.validation_limits, vnow)
         self.stats = Stats()
-        self.counters = Counters()
+        self.counters = Counters() if settings.metrics_counting else NullCounters()
+        self.messages.counting = settings.metrics_counting
         self.iterator.counters = self.counters
         self._inflight: dict[tuple[bytes, int, bool], asyncio.Future[Answer]] = {}
         self._failures: dict[tuple[bytes, int], tuple[float, Answer]] = {}
@@ -320,7 +321,7 @@ class Resolver:
             bool(result.proofs) and not any(r.rtype == qtype for r in result.answer))
         if result.soa is not None:
             answer.authority.append(result.soa)
-        if negative or any(_wildcard(r) for r in result.answer):
+        if negative or any(r.from_wildcard() for r in result.answer):
             answer.authority.extend(result.proofs)
         ttls = [r.ttl for r in answer.answer + answer.authority]
         answer.ttl = min(ttls) if ttls else 0
@@ -331,8 +332,3 @@ class Resolver:
         return answer
 
 
-def _wildcard(rrset: RRset) -> bool:
-    for sig in rrset.sigs:
-        if len(sig) > 3 and sig[3] < rrset.name.label_count:
-            return True
-    return False

@@ -102,6 +102,7 @@ class MessageCache:
         self.now = now
         # answers served from here, by (transport, *labels): read by the metrics
         self.served: dict[tuple[str, ...], int] = {}
+        self.counting = True
 
     def put(self, key: bytes, wire: bytes, ttl_offsets: list[int], ttls: list[int],
             ttl: int, labels: tuple[str, ...] = ()) -> None:
@@ -123,8 +124,9 @@ class MessageCache:
         if len(item.template) > limit:
             return None
         aged = item.aged_for(int(self.now() - item.stored))
-        key = (transport, *item.labels)
-        self.served[key] = self.served.get(key, 0) + 1
+        if self.counting:
+            key = (transport, *item.labels)
+            self.served[key] = self.served.get(key, 0) + 1
         qname_end = qk.qend - 4
         return b"".join((data[:2], aged[2:12], data[12:qname_end], aged[qname_end:]))
 

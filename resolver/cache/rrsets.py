@@ -42,6 +42,7 @@ class Entry:
     zone: Name | None = None
     security: Security | None = None      # None: not validated yet
     reason: Reason | None = None
+    proofs: tuple[RRset, ...] = ()        # NSEC/NSEC3 proving a wildcard expansion
 
     def ttl(self, now: float) -> int:
         return max(0, int(self.expires - now))
@@ -81,7 +82,7 @@ class RRsetCache:
 
     def put(self, rrset: RRset, rank: Rank, zone: Name | None = None,
             security: Security | None = None, reason: Reason | None = None,
-            ttl: int | None = None) -> bool:
+            ttl: int | None = None, proofs: tuple[RRset, ...] = ()) -> bool:
         """Store *rrset* unless a live entry of higher rank (or a validated one that the
         new data cannot match) is already there. Returns whether it was stored."""
         if not rrset.rdatas:
@@ -99,8 +100,8 @@ class RRsetCache:
                     return False
         life = rrset.ttl if ttl is None else ttl
         life = max(self.min_ttl, min(self.max_ttl, life))
-        self.store.put(key, Entry(rrset, now + life, rank, zone, security, reason),
-                       now + life, _size(rrset))
+        self.store.put(key, Entry(rrset, now + life, rank, zone, security, reason, proofs),
+                       now + life, _size(rrset) + sum(_size(p) for p in proofs))
         return True
 
     def set_security(self, name: Name, rtype: int, security: Security,

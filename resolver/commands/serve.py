@@ -49,6 +49,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.auto_trust_anchor_file = args.auto_trust_anchor_file
     if getattr(args, "query_log", False):
         settings.query_log = True
+    if getattr(args, "no_metrics", False):
+        settings.metrics_counting = False
     return settings
 
 
@@ -177,5 +179,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--metrics", metavar="ADDR:PORT",
                    help="also serve /metrics on its own address (it is always on the API)")
     p.add_argument("--query-log", action="store_true", help="log one line per client query")
+    p.add_argument("--no-metrics", action="store_true",
+                   help="count nothing (only to measure what counting costs)")
     add_resolver_options(p)
     p.set_defaults(func=run)

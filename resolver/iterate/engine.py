@@ -180,11 +180,13 @@ class Iterator:
         entry = self.rrsets.get(name, qtype)
         if entry is not None and entry.rank >= Rank.ANSWER:
             result.add(entry.rrset.with_ttl(entry.ttl(now)), entry.zone, _verdict(entry))
+            _add_proofs(result, list(entry.proofs))
             return True, None
         if qtype != RRType.CNAME:
             cname = self.rrsets.get(name, RRType.CNAME)
             if cname is not None and cname.rank >= Rank.ANSWER:
                 result.add(cname.rrset.with_ttl(cname.ttl(now)), cname.zone, _verdict(cname))
+                _add_proofs(result, list(cname.proofs))
                 return True, Name(cname.rrset.rdatas[0])
         if qtype != RRType.DNAME:
             target = self._dname_from_cache(name, now, result)
@@ -310,7 +312,10 @@ class Iterator:
         for rrset in taken:
             # a CNAME right after a DNAME is our own synthesis: only the DNAME is cached
             if previous is None or previous.rtype != RRType.DNAME:
-                self.rrsets.put(rrset, rank, zone=zone)
+                # a wildcard expansion keeps the proof that its owner does not exist,
+                # so that answers from the cache carry it too (RFC 4035 s3.1.3.3)
+                proofs = tuple(cls.proofs) if cls.proofs and rrset.from_wildcard() else ()
+                self.rrsets.put(rrset, rank, zone=zone, proofs=proofs)
             result.add(rrset, zone)
             previous = rrset
         if cls.kind == Kind.ANSWER:

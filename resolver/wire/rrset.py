@@ -67,6 +67,12 @@ class RRset:
             out.append(sig)
         return out
 
+    def from_wildcard(self) -> bool:
+        """Whether an RRSIG says this RRset was expanded from a wildcard (its labels
+        field is below the owner's label count, RFC 4035 s5.3.4)."""
+        owner_labels = self.name.label_count
+        return any(len(sig) > 3 and sig[3] < owner_labels for sig in self.sigs)
+
     def __len__(self) -> int:
         return len(self.rdatas)
 

@@ -237,20 +237,22 @@ def _serve_options() -> list[str]:
 
 
 def start_ours(stack: contextlib.ExitStack, workdir: Path, net: TestNet,
-               pin: Pinning) -> Server:
+               pin: Pinning, extra: tuple[str, ...] = (), label: str = "ours") -> Server:
     port = free_port()
+    options = list(extra) if any(a == "--api" for a in extra) else _serve_options()
     argv = [*pin.server, sys.executable, "-m", "resolver", "serve",
             "--listen", f"127.0.0.1:{port}", "--root-hints", str(net.hints),
-            "--trust-anchor", str(net.ds), "--allow-loopback-upstream", *_serve_options()]
+            "--trust-anchor", str(net.ds), "--allow-loopback-upstream", *options,
+            *[a for a in extra if a not in options]]
     if net.port != 53:
         argv += ["--upstream-port", str(net.port)]
-    proc = Proc("our resolver", argv, workdir / "ours.log")
+    proc = Proc("our resolver", argv, workdir / f"{label.replace(' ', '_')}.log")
     stack.callback(proc.stop)
     _wait_for("our resolver", proc,
               lambda: "resolver ready" in proc.log.read_text(errors="replace"), 60.0)
     wait_answering("our resolver", proc, port)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio (uvloop absent)"
-    return Server("ours", f"python -m resolver serve, {loop}", proc, port)
+    return Server(label, f"python -m resolver serve, {loop}", proc, port)
 
 
 def unbound_version() -> str | None:

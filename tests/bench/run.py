@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import dns_bench, parse, report, verify
+from . import dns_bench, metrics_cost, parse, report, verify
 
 Row = tuple[str, str, str, str]
 
@@ -27,6 +27,7 @@ SECTIONS: list[tuple[str, Callable[[], list[Row]]]] = [
     ("message parsing", parse.section),
     ("signature verification", verify.section),
     *dns_bench.SECTIONS,
+    *metrics_cost.SECTIONS,
 ]
 
 

@@ -169,7 +169,32 @@ def main(argv: list[str] | None = None) -> int:
     listed_failing = sum(1 for r in results if not r.passed and r.name in expected)
     print(f"expected failures: {len(expected)} listed, {listed_failing} failed as expected; "
           f"{'OK' if verdict.ok else 'NOT OK'} ({time.perf_counter() - started:.1f} s)")
-    return 0 if verdict.ok else 1
+    mail_ok = run_mail_suites()
+    return 0 if verdict.ok and mail_ok else 1
+
+
+def run_mail_suites() -> bool:
+    """The mail conformance suites, one line each; they have no expected failures."""
+    from tests.mail.dane_suite import run_openssl_suite
+    from tests.mail.dkim_suite import run_dkim_vectors
+    from tests.mail.dmarc_suite import run_dmarc_cases
+    from tests.mail.psl_suite import run_psl_suite
+    from tests.mail.smimea_suite import run_smimea_names_suite
+    from tests.mail.spf_suite import run_spf_suite
+
+    suites = [("dane-openssl", run_openssl_suite), ("smimea-names", run_smimea_names_suite),
+              ("spf-rfc7208", run_spf_suite), ("dkim-vectors", run_dkim_vectors),
+              ("psl", run_psl_suite), ("dmarc", run_dmarc_cases)]
+    ok = True
+    for title, runner in suites:
+        passed, failed, details = runner()
+        print(f"{title}: {passed} passed, {failed} failed")
+        if failed:
+            ok = False
+            for line in details:
+                if "FAIL" in line or "fail" in line.split(":")[0]:
+                    print("    " + line)
+    return ok
 
 
 if __name__ == "__main__":

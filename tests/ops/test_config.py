@@ -31,7 +31,8 @@ def test_every_serve_flag_has_a_config_key() -> None:
                "query-log": True, "root-hints": "/x/named.root", "trust-anchors": ["/x/a"],
                "validate": False, "allow-loopback-upstream": True, "upstream-port": 5300,
                "nodefault": ["test."], "qname-minimisation": False, "ipv6-upstream": False,
-               "cache-size-mb": 8, "auto-trust-anchor-file": "/x/state.json"}
+               "cache-size-mb": 8, "auto-trust-anchor-file": "/x/state.json",
+               "metrics-counting": False}
     assert set(samples) == set(FLAG_KEYS.values())
     documented = (ROOT / "contrib" / "resolver.toml").read_text()
     for key, value in samples.items():
