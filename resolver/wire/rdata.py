@@ -14,6 +14,7 @@ import calendar
 import ipaddress
 import struct
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -255,22 +256,25 @@ def _read_name(data: bytes, pos: int, end: int) -> tuple[Name, int]:
     return Name(data[start:pos]), pos
 
 
-class Field:
+class Field(ABC):
     """One piece of an RDATA layout."""
 
     rest = False  # consumes everything to the end of RDATA
 
+    @abstractmethod
     def unpack(self, data: bytes, pos: int, end: int) -> tuple[Any, int]:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Read the field at *pos*; return its value and the position after it."""
 
+    @abstractmethod
     def pack(self, value: Any, lower: bool) -> bytes:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """The field's wire form (names lowercased when *lower*)."""
 
     def to_text(self, value: Any) -> str:
         return str(value)
 
+    @abstractmethod
     def from_text(self, tokens: Sequence[str], i: int, origin: Name | None) -> tuple[Any, int]:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Read the field from tokens[i:]; return its value and the next token index."""
 
 
 def _need(tokens: Sequence[str], i: int) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from resolver.cli import build_parser
-from resolver.commands.serve import settings_from_args
+from resolver.cli.serve import settings_from_args
 from resolver.config import ConfigError, Settings
 from resolver.configfile import FLAG_KEYS, apply, dump, load
 

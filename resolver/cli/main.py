@@ -1,5 +1,5 @@
 """Command line: ``python -m resolver COMMAND ...`` (one module per command in
-:mod:`resolver.commands`)."""
+:mod:`resolver.cli`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from .commands import demo, mailcli, query, serve, testnet, zone_check
+from . import demo, mailcli, query, serve, testnet, zone_check
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,1 +1,0 @@
-"""One module per ``python -m resolver`` command; each exposes ``add_parser(sub)``."""
