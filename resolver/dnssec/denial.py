@@ -184,6 +184,27 @@ def signature_problem(rrset: RRset, zone: Name) -> str | None:
     return None
 
 
+def nodata_problem(text: str, types: frozenset[int], name: Name, qtype: int, zone: Name,
+                   parent_side: bool) -> str | None:
+    """Why the NSEC or NSEC3 record *text* matching *name* (bitmap *types*) does not
+    prove that *qtype* is absent there, or None (RFC 4035 s5.4, RFC 5155 s8.5-8.6,
+    RFC 6840 s4.1/s4.4). *parent_side*: the record sits at a zone cut (NS, no SOA)."""
+    if qtype in types:
+        return f"{text} shows {type_to_text(qtype)} exists at {name}"
+    if RRType.CNAME in types:
+        return f"{text} shows {name} is an alias (CNAME set)"
+    if qtype == RRType.DS:
+        if RRType.SOA in types and not name.is_root():
+            return f"{text} is the child's apex; only the parent can deny DS"
+        if name == zone and not name.is_root():
+            return f"DS at {name} must be denied by the parent zone, not by {zone}"
+        return None
+    if parent_side:
+        return (f"{text} is from the parent side of a zone cut; it denies only DS, "
+                f"not {type_to_text(qtype)}")
+    return None
+
+
 def type_list(types: Iterable[int]) -> str:
     """Type mnemonics for a trace line, e.g. ``NS DS RRSIG``; ``(none)`` when empty."""
     names = [type_to_text(t) for t in sorted(types)]

@@ -35,6 +35,7 @@ from .denial import (
     DenialResult,
     denied,
     missing_problem,
+    nodata_problem,
     signature_problem,
     type_list,
 )
@@ -43,7 +44,6 @@ from .status import Problem, Verdict
 _NS = RRType.NS
 _SOA = RRType.SOA
 _DS = RRType.DS
-_CNAME = RRType.CNAME
 _DNAME = RRType.DNAME
 
 
@@ -221,20 +221,7 @@ def _deny_wildcard(kind: DenialKind, nsecs: list[_Nsec], ce: Name,
 
 def _nodata_at(nsec: _Nsec, name: Name, qtype: int, zone: Name) -> str | None:
     """Why the NSEC at *name* does not prove that *qtype* is absent there, or None."""
-    if qtype in nsec.types:
-        return f"{nsec.text} shows {type_to_text(qtype)} exists at {name}"
-    if _CNAME in nsec.types:
-        return f"{nsec.text} shows {name} is an alias (CNAME set)"
-    if qtype == _DS:
-        if _SOA in nsec.types and not name.is_root():
-            return f"{nsec.text} is the child's apex NSEC; only the parent can deny DS"
-        if name == zone and not name.is_root():
-            return f"DS at {name} must be denied by the parent zone, not by {zone}"
-        return None
-    if nsec.parent_side:
-        return (f"{nsec.text} is from the parent side of a zone cut; it denies only DS, "
-                f"not {type_to_text(qtype)}")
-    return None
+    return nodata_problem(nsec.text, nsec.types, name, qtype, zone, nsec.parent_side)
 
 
 def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset]) -> DenialResult:

@@ -52,6 +52,7 @@ from .denial import (
     DenialResult,
     denied,
     missing_problem,
+    nodata_problem,
     signature_problem,
     type_list,
 )
@@ -64,7 +65,6 @@ MAX_ITERATIONS = 0xFFFF
 _NS = RRType.NS
 _SOA = RRType.SOA
 _DS = RRType.DS
-_CNAME = RRType.CNAME
 _DNAME = RRType.DNAME
 
 
@@ -369,20 +369,8 @@ def prove_nxdomain(qname: Name, zone: Name, rrsets: Iterable[RRset],
 
 def _nodata_at(rec: _Rec, name: Name, qtype: int, zone: Name) -> str | None:
     """Why the NSEC3 matching *name* does not prove *qtype* absent there, or None."""
-    if qtype in rec.types:
-        return f"{rec.text} shows {type_to_text(qtype)} exists at {name}"
-    if _CNAME in rec.types:
-        return f"{rec.text} shows {name} is an alias (CNAME set)"
-    if qtype == _DS:
-        if _SOA in rec.types and not name.is_root():
-            return f"{rec.text} is the child's apex; only the parent can deny DS"
-        if name == zone and not name.is_root():
-            return f"DS at {name} must be denied by the parent zone, not by {zone}"
-        return None
-    if _NS in rec.types and _SOA not in rec.types:
-        return (f"{rec.text} is from the parent side of a zone cut; it denies only DS, "
-                f"not {type_to_text(qtype)}")
-    return None
+    return nodata_problem(rec.text, rec.types, name, qtype, zone,
+                          _NS in rec.types and _SOA not in rec.types)
 
 
 def _nodata(proof: _Proof, qname: Name, qtype: int) -> DenialResult:

@@ -291,13 +291,7 @@ def target_name(expanded: str) -> Name | None:
     text = truncate_domain(expanded)
     if not text or len(text) > _MAX_DOMAIN:
         return None
-    labels = _labels(text)
-    if labels is None:
-        return None
-    try:
-        return Name.from_labels(labels)
-    except NameError_:
-        return None
+    return _to_name(text)
 
 
 def domain_name(text: str) -> Name | None:
@@ -307,7 +301,11 @@ def domain_name(text: str) -> Name | None:
     body = text[:-1] if text.endswith(".") else text
     if not body or body.startswith("[") or "." not in body or len(body) > _MAX_DOMAIN:
         return None
-    labels = _labels(body)
+    return _to_name(body)
+
+
+def _to_name(text: str) -> Name | None:
+    labels = _labels(text)
     if labels is None:
         return None
     try:
