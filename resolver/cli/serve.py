@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -14,6 +15,15 @@ from typing import Any
 from ..config import ConfigError, Settings, parse_listen
 
 log = logging.getLogger(__name__)
+
+# Collector thresholds for a long-running resolver. The caches hold hundreds of
+# thousands of long-lived objects and a cold answer allocates about a thousand
+# short-lived ones, so CPython's default (a young collection every 700 allocations)
+# spent 15-20 % of the CPU of cold answers in the collector (make bench, cold
+# section). Reference cycles are rare here (they come from exceptions and cancelled
+# tasks), so collecting the young generation every 20,000 allocations costs a few MB
+# at most.
+GC_THRESHOLDS = (20_000, 20, 100)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -123,6 +133,7 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
             await runner.cleanup()
         await server.stop()
         return 2
+    tune_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -147,6 +158,14 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
         await runner.cleanup()
     await server.stop()
     return 0
+
+
+def tune_collector() -> None:
+    """Move everything built at start-up (anchors, hints, local zones, code) out of
+    the collector's sight and make young collections rarer (see GC_THRESHOLDS)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run(args: argparse.Namespace) -> int:

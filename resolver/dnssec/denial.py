@@ -69,6 +69,23 @@ class DenialResult:
         return "\n".join(lines)
 
 
+class Steps(list[str]):
+    """The plain-words steps of a proof. Traces want them; an ordinary query does not,
+    and building them (names rendered, hashes in base32) cost a tenth of a cold
+    wildcard answer, so with *explain* off nothing is kept and the proofs skip the
+    formatting (``if steps.explain: steps.append(...)``)."""
+
+    __slots__ = ("explain",)
+
+    def __init__(self, explain: bool = True) -> None:
+        super().__init__()
+        self.explain = explain
+
+    def append(self, step: str) -> None:
+        if self.explain:
+            super().append(step)
+
+
 def denied(kind: DenialKind, steps: Sequence[str], problem: Problem, detail: str,
            closest_encloser: Name | None = None) -> DenialResult:
     """A BOGUS result: the records do not prove *kind*; *detail* becomes the last step."""
@@ -96,7 +113,7 @@ def _types_present(rrsets: Iterable[RRset]) -> tuple[list[RRset], list[RRset]]:
 def prove_denial(kind: DenialKind, qname: Name, qtype: int, zone: Name,
                  authority_rrsets: Iterable[RRset], limits: Limits | None = None,
                  budget: Budget | None = None, *,
-                 wildcard_labels: int | None = None) -> DenialResult:
+                 wildcard_labels: int | None = None, explain: bool = True) -> DenialResult:
     """Prove *kind* for (qname, qtype) from the NSEC or NSEC3 RRsets among
     *authority_rrsets* (other types are ignored), all signed by *zone*.
 
@@ -110,17 +127,19 @@ def prove_denial(kind: DenialKind, qname: Name, qtype: int, zone: Name,
     NSEC is used when the RRsets hold NSEC records, NSEC3 when they hold NSEC3 ones.
     A response with both (a zone changing its denial method) gets both tried and the
     stronger result is returned. *limits* and *budget* apply to NSEC3 only.
-    Raises ValueError for WILDCARD without *wildcard_labels*.
+    Raises ValueError for WILDCARD without *wildcard_labels*. With *explain* off the
+    result carries no steps (only the verdict, whose reason keeps the detail).
     """
     nsecs, nsec3s = _types_present(authority_rrsets)
     if not nsecs and not nsec3s:
         return denied(kind, (), missing_problem(kind), "no NSEC or NSEC3 records were given")
     results: list[DenialResult] = []
     if nsecs:
-        results.append(_dispatch_nsec(kind, qname, qtype, zone, nsecs, wildcard_labels))
+        results.append(_dispatch_nsec(kind, qname, qtype, zone, nsecs, wildcard_labels,
+                                      explain))
     if nsec3s and not (results and results[0].secure):
         results.append(_dispatch_nsec3(kind, qname, qtype, zone, nsec3s, limits,
-                                       budget, wildcard_labels))
+                                       budget, wildcard_labels, explain))
     return max(results, key=lambda r: r.verdict.security)
 
 
@@ -131,31 +150,32 @@ def _wildcard_labels(labels: int | None) -> int:
 
 
 def _dispatch_nsec(kind: DenialKind, qname: Name, qtype: int, zone: Name,
-                   rrsets: list[RRset], labels: int | None) -> DenialResult:
+                   rrsets: list[RRset], labels: int | None, explain: bool) -> DenialResult:
     from . import nsec  # here, not at the top: nsec imports this module
 
     if kind == DenialKind.NXDOMAIN:
-        return nsec.prove_nxdomain(qname, zone, rrsets)
+        return nsec.prove_nxdomain(qname, zone, rrsets, explain=explain)
     if kind == DenialKind.WILDCARD:
-        return nsec.prove_wildcard(qname, _wildcard_labels(labels), zone, rrsets)
+        return nsec.prove_wildcard(qname, _wildcard_labels(labels), zone, rrsets,
+                                   explain=explain)
     if kind == DenialKind.NO_DS:
-        return nsec.prove_no_ds(qname, zone, rrsets)
-    return nsec.prove_nodata(qname, qtype, zone, rrsets)
+        return nsec.prove_no_ds(qname, zone, rrsets, explain=explain)
+    return nsec.prove_nodata(qname, qtype, zone, rrsets, explain=explain)
 
 
 def _dispatch_nsec3(kind: DenialKind, qname: Name, qtype: int, zone: Name,
                     rrsets: list[RRset], limits: Limits | None, budget: Budget | None,
-                    labels: int | None) -> DenialResult:
+                    labels: int | None, explain: bool) -> DenialResult:
     from . import nsec3  # here, not at the top: nsec3 imports this module
 
     if kind == DenialKind.NXDOMAIN:
-        return nsec3.prove_nxdomain(qname, zone, rrsets, limits, budget)
+        return nsec3.prove_nxdomain(qname, zone, rrsets, limits, budget, explain=explain)
     if kind == DenialKind.WILDCARD:
         return nsec3.prove_wildcard(qname, _wildcard_labels(labels), zone, rrsets, limits,
-                                    budget)
+                                    budget, explain=explain)
     if kind == DenialKind.NO_DS:
-        return nsec3.prove_no_ds(qname, zone, rrsets, limits, budget)
-    return nsec3.prove_nodata(qname, qtype, zone, rrsets, limits, budget)
+        return nsec3.prove_no_ds(qname, zone, rrsets, limits, budget, explain=explain)
+    return nsec3.prove_nodata(qname, qtype, zone, rrsets, limits, budget, explain=explain)
 
 
 def signature_problem(rrset: RRset, zone: Name) -> str | None:

@@ -33,6 +33,7 @@ from ..wire.types import RRType, type_to_text
 from .denial import (
     DenialKind,
     DenialResult,
+    Steps,
     denied,
     missing_problem,
     nodata_problem,
@@ -86,36 +87,42 @@ class _Nsec:
 # --------------------------------------------------------------------------
 # collecting the records
 
-def _usable(rrset: RRset, zone: Name, steps: list[str]) -> _Nsec | None:
+def _usable(rrset: RRset, zone: Name, steps: Steps) -> _Nsec | None:
     """The NSEC of *rrset* if it may serve in a proof for *zone*, else None."""
     owner = rrset.name
     if not owner.is_subdomain(zone):
-        steps.append(f"ignored the NSEC at {owner}: the owner is outside {zone}")
+        if steps.explain:
+            steps.append(f"ignored the NSEC at {owner}: the owner is outside {zone}")
         return None
     problem = signature_problem(rrset, zone)
     if problem is not None:
-        steps.append(f"ignored the NSEC at {owner}: {problem}")
+        if steps.explain:
+            steps.append(f"ignored the NSEC at {owner}: {problem}")
         return None
     if len(rrset.rdatas) != 1:
-        steps.append(f"ignored the NSEC at {owner}: it has {len(rrset.rdatas)} records, not 1")
+        if steps.explain:
+            steps.append(f"ignored the NSEC at {owner}: it has {len(rrset.rdatas)} records, not 1")
         return None
     try:
         rd = decode(RRType.NSEC, rrset.rdatas[0])
     except RdataError as exc:
-        steps.append(f"ignored the NSEC at {owner}: malformed ({exc})")
+        if steps.explain:
+            steps.append(f"ignored the NSEC at {owner}: malformed ({exc})")
         return None
     assert isinstance(rd, NSEC)
     if not rd.next.is_subdomain(zone):
-        steps.append(f"ignored the NSEC at {owner}: its next name {rd.next} is outside {zone}")
+        if steps.explain:
+            steps.append(f"ignored the NSEC at {owner}: its next name {rd.next} is outside {zone}")
         return None
     if rd.next <= owner and rd.next != zone:
-        steps.append(f"ignored the NSEC at {owner}: it wraps around to {rd.next}, "
-                     f"not to the apex {zone}")
+        if steps.explain:
+            steps.append(f"ignored the NSEC at {owner}: it wraps around to {rd.next}, "
+                         f"not to the apex {zone}")
         return None
     return _Nsec(owner, rd.next, rd.types)
 
 
-def _collect(rrsets: Iterable[RRset], zone: Name, steps: list[str]) -> list[_Nsec]:
+def _collect(rrsets: Iterable[RRset], zone: Name, steps: Steps) -> list[_Nsec]:
     out = []
     for rs in rrsets:
         if rs.rtype != RRType.NSEC:
@@ -133,14 +140,15 @@ def _matching(nsecs: list[_Nsec], name: Name) -> _Nsec | None:
     return None
 
 
-def _covering(nsecs: list[_Nsec], name: Name, steps: list[str]) -> _Nsec | None:
+def _covering(nsecs: list[_Nsec], name: Name, steps: Steps) -> _Nsec | None:
     """An NSEC that covers *name* and may deny it; guard refusals are traced."""
     for nsec in nsecs:
         if not nsec.covers(name):
             continue
         reason = nsec.blocks(name)
         if reason is not None:
-            steps.append("refused: " + reason)
+            if steps.explain:
+                steps.append("refused: " + reason)
             continue
         return nsec
     return None
@@ -165,9 +173,9 @@ def _closest_encloser(name: Name, nsec: _Nsec) -> Name:
     return a if len(a) >= len(b) else b
 
 
-def _start(kind: DenialKind, qname: Name, zone: Name,
-           rrsets: Iterable[RRset]) -> tuple[list[_Nsec], list[str], DenialResult | None]:
-    steps: list[str] = []
+def _start(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
+           explain: bool) -> tuple[list[_Nsec], Steps, DenialResult | None]:
+    steps = Steps(explain)
     if not qname.is_subdomain(zone):
         return [], steps, denied(kind, steps, Problem.NSEC_BAD_PROOF,
                                  f"{qname} is not in the zone {zone}")
@@ -177,19 +185,20 @@ def _start(kind: DenialKind, qname: Name, zone: Name,
     return nsecs, steps, None
 
 
-def _secure(kind: DenialKind, steps: list[str], ce: Name | None = None) -> DenialResult:
+def _secure(kind: DenialKind, steps: Steps, ce: Name | None = None) -> DenialResult:
     return DenialResult(Verdict.secure(), kind, ce, tuple(steps))
 
 
 # --------------------------------------------------------------------------
 # the proofs
 
-def prove_nxdomain(qname: Name, zone: Name, rrsets: Iterable[RRset]) -> DenialResult:
+def prove_nxdomain(qname: Name, zone: Name, rrsets: Iterable[RRset], *,
+                   explain: bool = True) -> DenialResult:
     """Name error (RFC 4035 s5.4, s3.1.3.2): an NSEC covers QNAME, and an NSEC covers
     the wildcard at the closest encloser derived from the first one. Fails when QNAME
     has an NSEC of its own or is an empty non-terminal, or the wildcard exists."""
     kind = DenialKind.NXDOMAIN
-    nsecs, steps, failed = _start(kind, qname, zone, rrsets)
+    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain)
     if failed is not None:
         return failed
     exists = _shows_existence(nsecs, qname)
@@ -198,14 +207,16 @@ def prove_nxdomain(qname: Name, zone: Name, rrsets: Iterable[RRset]) -> DenialRe
     cover = _covering(nsecs, qname, steps)
     if cover is None:
         return denied(kind, steps, Problem.NSEC_MISSING, f"no NSEC covers {qname}")
-    steps.append(f"{cover.text} covers {qname}: the name does not exist")
+    if steps.explain:
+        steps.append(f"{cover.text} covers {qname}: the name does not exist")
     ce = _closest_encloser(qname, cover)
-    steps.append(f"closest encloser is {ce}")
+    if steps.explain:
+        steps.append(f"closest encloser is {ce}")
     return _deny_wildcard(kind, nsecs, ce, steps)
 
 
 def _deny_wildcard(kind: DenialKind, nsecs: list[_Nsec], ce: Name,
-                   steps: list[str]) -> DenialResult:
+                   steps: Steps) -> DenialResult:
     wildcard = ce.prepend(b"*")
     own = _matching(nsecs, wildcard)
     if own is not None:
@@ -215,7 +226,8 @@ def _deny_wildcard(kind: DenialKind, nsecs: list[_Nsec], ce: Name,
     if cover is None:
         return denied(kind, steps, Problem.NSEC_MISSING,
                       f"no NSEC covers the wildcard {wildcard}", ce)
-    steps.append(f"{cover.text} covers {wildcard}: no wildcard could match")
+    if steps.explain:
+        steps.append(f"{cover.text} covers {wildcard}: no wildcard could match")
     return _secure(kind, steps, ce)
 
 
@@ -224,7 +236,8 @@ def _nodata_at(nsec: _Nsec, name: Name, qtype: int, zone: Name) -> str | None:
     return nodata_problem(nsec.text, nsec.types, name, qtype, zone, nsec.parent_side)
 
 
-def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset]) -> DenialResult:
+def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset], *,
+                 explain: bool = True) -> DenialResult:
     """No data (RFC 4035 s5.4, s3.1.3.1, s3.1.3.4). One of:
 
     - an NSEC at QNAME whose bitmap lacks QTYPE and CNAME (kind NODATA), with the
@@ -235,7 +248,7 @@ def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset]) -
       bitmap lacks QTYPE and CNAME (kind WILDCARD_NODATA).
     """
     kind = DenialKind.NODATA
-    nsecs, steps, failed = _start(kind, qname, zone, rrsets)
+    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain)
     if failed is not None:
         return failed
     own = _matching(nsecs, qname)
@@ -243,26 +256,30 @@ def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset]) -
         reason = _nodata_at(own, qname, qtype, zone)
         if reason is not None:
             return denied(kind, steps, Problem.NSEC_BAD_PROOF, reason)
-        steps.append(f"{own.text} matches {qname}: no {type_to_text(qtype)} and no CNAME")
+        if steps.explain:
+            steps.append(f"{own.text} matches {qname}: no {type_to_text(qtype)} and no CNAME")
         return _secure(kind, steps, qname)
     cover = _covering(nsecs, qname, steps)
     if cover is None:
         return denied(kind, steps, Problem.NSEC_MISSING,
                       f"no NSEC matches or covers {qname}")
     if cover.next.is_strict_subdomain(qname):
-        steps.append(f"{cover.text} covers {qname} and its next name is below it: "
-                     f"{qname} is an empty non-terminal")
+        if steps.explain:
+            steps.append(f"{cover.text} covers {qname} and its next name is below it: "
+                         f"{qname} is an empty non-terminal")
         return _secure(DenialKind.ENT_NODATA, steps, qname)
     return _wildcard_nodata(nsecs, qname, qtype, zone, cover, steps)
 
 
 def _wildcard_nodata(nsecs: list[_Nsec], qname: Name, qtype: int, zone: Name, cover: _Nsec,
-                     steps: list[str]) -> DenialResult:
+                     steps: Steps) -> DenialResult:
     kind = DenialKind.WILDCARD_NODATA
-    steps.append(f"{cover.text} covers {qname}: the name does not exist")
+    if steps.explain:
+        steps.append(f"{cover.text} covers {qname}: the name does not exist")
     ce = _closest_encloser(qname, cover)
     wildcard = ce.prepend(b"*")
-    steps.append(f"closest encloser is {ce}")
+    if steps.explain:
+        steps.append(f"closest encloser is {ce}")
     match = _matching(nsecs, wildcard)
     if match is None:
         return denied(kind, steps, Problem.NSEC_MISSING,
@@ -270,19 +287,21 @@ def _wildcard_nodata(nsecs: list[_Nsec], qname: Name, qtype: int, zone: Name, co
     reason = _nodata_at(match, wildcard, qtype, zone)
     if reason is not None:
         return denied(kind, steps, Problem.NSEC_BAD_PROOF, reason, ce)
-    steps.append(f"{match.text} matches the wildcard {wildcard}: "
-                 f"no {type_to_text(qtype)} and no CNAME")
+    if steps.explain:
+        steps.append(f"{match.text} matches the wildcard {wildcard}: "
+                     f"no {type_to_text(qtype)} and no CNAME")
     return _secure(kind, steps, ce)
 
 
-def prove_wildcard(qname: Name, labels: int, zone: Name, rrsets: Iterable[RRset]) -> DenialResult:
+def prove_wildcard(qname: Name, labels: int, zone: Name, rrsets: Iterable[RRset], *,
+                   explain: bool = True) -> DenialResult:
     """A wildcard answer (RFC 4035 s5.3.4): the answer's RRSIG has *labels* labels,
     fewer than QNAME, so it was synthesised from ``*.<closest encloser>``, where the
     closest encloser is QNAME cut to *labels* labels. An NSEC must cover QNAME and
     derive that same closest encloser, which proves that the next closer name (and so
     QNAME) does not exist."""
     kind = DenialKind.WILDCARD
-    nsecs, steps, failed = _start(kind, qname, zone, rrsets)
+    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain)
     if failed is not None:
         return failed
     if not len(zone) <= labels < qname.label_count:
@@ -291,23 +310,26 @@ def prove_wildcard(qname: Name, labels: int, zone: Name, rrsets: Iterable[RRset]
                       f"of {qname} in {zone}")
     ce = qname.ancestor(labels)
     next_closer = qname.ancestor(labels + 1)
-    steps.append(f"the answer was expanded from *.{ce}; next closer name is {next_closer}")
+    if steps.explain:
+        steps.append(f"the answer was expanded from *.{ce}; next closer name is {next_closer}")
     for nsec in nsecs:
         if nsec.covers(qname) and nsec.blocks(qname) is None \
                 and _closest_encloser(qname, nsec) == ce:
-            steps.append(f"{nsec.text} covers {next_closer}: {qname} does not exist exactly")
+            if steps.explain:
+                steps.append(f"{nsec.text} covers {next_closer}: {qname} does not exist exactly")
             return _secure(kind, steps, ce)
     return denied(kind, steps, Problem.WILDCARD_UNPROVEN,
                   f"no NSEC covers {next_closer} with closest encloser {ce}", ce)
 
 
-def prove_no_ds(delegation: Name, zone: Name, rrsets: Iterable[RRset]) -> DenialResult:
+def prove_no_ds(delegation: Name, zone: Name, rrsets: Iterable[RRset], *,
+                explain: bool = True) -> DenialResult:
     """An insecure delegation (RFC 4035 s5.2, RFC 6840 s4.4): the parent's NSEC at the
     delegation has NS set and DS and SOA clear. SECURE means the absence of DS is
     proven, so the child zone is insecure. (For a DS query that may land on an empty
     non-terminal rather than a delegation, use :func:`prove_nodata` with DS.)"""
     kind = DenialKind.NO_DS
-    nsecs, steps, failed = _start(kind, delegation, zone, rrsets)
+    nsecs, steps, failed = _start(kind, delegation, zone, rrsets, explain)
     if failed is not None:
         return failed
     if not delegation.is_strict_subdomain(zone):
@@ -325,6 +347,7 @@ def prove_no_ds(delegation: Name, zone: Name, rrsets: Iterable[RRset]) -> Denial
     if _NS not in own.types:
         return denied(kind, steps, Problem.NSEC_BAD_PROOF,
                       f"{own.text} shows {delegation} is not a delegation (NS clear)")
-    steps.append(f"{own.text} matches {delegation}: NS set, DS and SOA clear, "
-                 f"an insecure delegation")
+    if steps.explain:
+        steps.append(f"{own.text} matches {delegation}: NS set, DS and SOA clear, "
+                     f"an insecure delegation")
     return _secure(kind, steps, delegation)

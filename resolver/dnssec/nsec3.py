@@ -50,6 +50,7 @@ from .budget import Budget, Limits
 from .denial import (
     DenialKind,
     DenialResult,
+    Steps,
     denied,
     missing_problem,
     nodata_problem,
@@ -134,7 +135,7 @@ class _Failure(Exception):
 class _Proof:
     """The usable records of one response and the hashing, for one proof."""
 
-    def __init__(self, kind: DenialKind, zone: Name, recs: list[_Rec], steps: list[str],
+    def __init__(self, kind: DenialKind, zone: Name, recs: list[_Rec], steps: Steps,
                  budget: Budget | None) -> None:
         self.kind = kind
         self.zone = zone
@@ -202,51 +203,55 @@ _USABLE: dict[tuple[bytes, bytes, tuple[bytes, ...], tuple[bytes, ...]], list[_R
 _USABLE_MAX = 4096
 
 
-def _usable(rrset: RRset, zone: Name, steps: list[str]) -> list[_Rec]:
+def _usable(rrset: RRset, zone: Name, steps: Steps) -> list[_Rec]:
     key = (zone.key, rrset.name.key, tuple(rrset.rdatas), tuple(rrset.sigs))
     known = _USABLE.get(key)
     if known is not None:
         return known
-    before = len(steps)
     out = _usable_uncached(rrset, zone, steps)
-    if len(steps) == before and out:      # nothing ignored: safe to reuse as is
+    if out and len(out) == len(rrset.rdatas):     # nothing ignored: safe to reuse as is
         if len(_USABLE) >= _USABLE_MAX:
             _USABLE.clear()
         _USABLE[key] = out
     return out
 
 
-def _usable_uncached(rrset: RRset, zone: Name, steps: list[str]) -> list[_Rec]:
+def _usable_uncached(rrset: RRset, zone: Name, steps: Steps) -> list[_Rec]:
     owner = rrset.name
     hashed = _hashed_owner(owner, zone)
     if hashed is None:
-        steps.append(f"ignored the NSEC3 at {owner}: not one hash label below {zone}")
+        if steps.explain:
+            steps.append(f"ignored the NSEC3 at {owner}: not one hash label below {zone}")
         return []
     problem = signature_problem(rrset, zone)
     if problem is not None:
-        steps.append(f"ignored the NSEC3 at {owner}: {problem}")
+        if steps.explain:
+            steps.append(f"ignored the NSEC3 at {owner}: {problem}")
         return []
     out = []
     for data in rrset.rdatas:
         try:
             rd = decode(RRType.NSEC3, data)
         except RdataError as exc:
-            steps.append(f"ignored an NSEC3 at {owner}: malformed ({exc})")
+            if steps.explain:
+                steps.append(f"ignored an NSEC3 at {owner}: malformed ({exc})")
             continue
         assert isinstance(rd, NSEC3)
         if rd.algorithm != SHA1 or rd.flags not in (0, 1) or len(rd.next) != SHA1_LENGTH:
-            steps.append(f"ignored an NSEC3 at {owner}: hash algorithm {rd.algorithm}, "
-                         f"flags {rd.flags} (RFC 5155 s8.1-8.2)")
+            if steps.explain:
+                steps.append(f"ignored an NSEC3 at {owner}: hash algorithm {rd.algorithm}, "
+                             f"flags {rd.flags} (RFC 5155 s8.1-8.2)")
             continue
         out.append(_Rec.of(owner, hashed, rd))
     return out
 
 
 def _begin(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
-           limits: Limits | None, budget: Budget | None) -> _Proof | DenialResult:
+           limits: Limits | None, budget: Budget | None,
+           explain: bool) -> _Proof | DenialResult:
     """Check the records against the limits; a _Proof to continue with, or the result."""
     limits = limits or (budget.limits if budget is not None else Limits())
-    steps: list[str] = []
+    steps = Steps(explain)
     if not qname.is_subdomain(zone):
         return denied(kind, steps, Problem.NSEC_BAD_PROOF, f"{qname} is not in the zone {zone}")
     sets = [rs for rs in rrsets if rs.rtype == RRType.NSEC3]
@@ -264,21 +269,23 @@ def _begin(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
     iterations = recs[0].rd.iterations
     salt = recs[0].rd.salt.hex() or "-"
     if iterations > limits.nsec3_iterations:
-        steps.append(f"NSEC3 parameters: {iterations} iterations, salt {salt}")
+        if steps.explain:
+            steps.append(f"NSEC3 parameters: {iterations} iterations, salt {salt}")
         return DenialResult(
             Verdict.insecure(Problem.NSEC3_ITERATIONS,
                              f"{iterations} iterations, above the limit of "
                              f"{limits.nsec3_iterations}"),
             kind, None, (*steps, "treated as insecure: too many NSEC3 iterations (RFC 9276)"))
-    steps.append(f"NSEC3 parameters: SHA-1, {iterations} iterations, salt {salt}")
+    if steps.explain:
+        steps.append(f"NSEC3 parameters: SHA-1, {iterations} iterations, salt {salt}")
     return _Proof(kind, zone, recs, steps, budget)
 
 
 def _run(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
-         limits: Limits | None, budget: Budget | None,
+         limits: Limits | None, budget: Budget | None, explain: bool,
          body: Callable[[_Proof], DenialResult]) -> DenialResult:
     """Prepare the records, then run *body*; a failed step becomes the result."""
-    start = _begin(kind, qname, zone, rrsets, limits, budget)
+    start = _begin(kind, qname, zone, rrsets, limits, budget, explain)
     if isinstance(start, DenialResult):
         return start
     try:
@@ -309,15 +316,17 @@ def _closest_encloser(proof: _Proof, qname: Name) -> _Encloser:
         if depth == len(qname):
             raise proof.fail(Problem.NSEC_BAD_PROOF, f"{match.text} matches {qname}: it exists")
         _check_encloser(proof, name, match)
-        proof.steps.append(f"{match.text} matches the closest encloser {name}")
+        if proof.steps.explain:
+            proof.steps.append(f"{match.text} matches the closest encloser {name}")
         next_closer = qname.ancestor(depth + 1)
         cover = proof.cover(next_closer)
         if cover is None:
             raise proof.fail(Problem.NSEC_MISSING,
                              f"no NSEC3 covers the next closer name "
                              f"{proof.hash_text(next_closer)}", name)
-        proof.steps.append(f"{cover.text} covers the next closer name "
-                           f"{proof.hash_text(next_closer)}")
+        if proof.steps.explain:
+            proof.steps.append(f"{cover.text} covers the next closer name "
+                               f"{proof.hash_text(next_closer)}")
         return _Encloser(name, match, next_closer, cover)
     raise proof.fail(Problem.NSEC_MISSING, f"no NSEC3 matches any ancestor of {qname}")
 
@@ -335,7 +344,8 @@ def _check_encloser(proof: _Proof, name: Name, match: _Rec) -> None:
 def _opt_out_verdict(proof: _Proof, enc: _Encloser, what: str) -> Verdict:
     """SECURE, or INSECURE when the next closer cover is opt-out (RFC 5155 s9.2)."""
     if enc.cover.opt_out:
-        proof.steps.append(f"the next closer cover is opt-out: {what} is insecure")
+        if proof.steps.explain:
+            proof.steps.append(f"the next closer cover is opt-out: {what} is insecure")
         return Verdict.insecure(Problem.OPT_OUT, f"{enc.next_closer} is in an opt-out span")
     return Verdict.secure()
 
@@ -354,16 +364,18 @@ def _nxdomain(proof: _Proof, qname: Name) -> DenialResult:
     if cover is None:
         raise proof.fail(Problem.NSEC_MISSING,
                          f"no NSEC3 covers the wildcard {proof.hash_text(wildcard)}", enc.name)
-    proof.steps.append(f"{cover.text} covers the wildcard {proof.hash_text(wildcard)}")
+    if proof.steps.explain:
+        proof.steps.append(f"{cover.text} covers the wildcard {proof.hash_text(wildcard)}")
     return proof.result(_opt_out_verdict(proof, enc, "the name error"), ce=enc.name)
 
 
 def prove_nxdomain(qname: Name, zone: Name, rrsets: Iterable[RRset],
-                   limits: Limits | None = None, budget: Budget | None = None) -> DenialResult:
+                   limits: Limits | None = None, budget: Budget | None = None, *,
+                   explain: bool = True) -> DenialResult:
     """Name error (RFC 5155 s8.4): a closest encloser proof for QNAME plus a cover of
     the wildcard at the closest encloser. INSECURE (OPT_OUT) when the next closer name
     is covered by an opt-out NSEC3: an unsigned delegation may exist there (s9.2)."""
-    return _run(DenialKind.NXDOMAIN, qname, zone, rrsets, limits, budget,
+    return _run(DenialKind.NXDOMAIN, qname, zone, rrsets, limits, budget, explain,
                 lambda proof: _nxdomain(proof, qname))
 
 
@@ -383,14 +395,16 @@ def _nodata(proof: _Proof, qname: Name, qtype: int) -> DenialResult:
     wildcard = enc.name.prepend(b"*")
     match = proof.match(wildcard)
     if match is None:
-        proof.steps.append(f"no NSEC3 matches {qname} or the wildcard "
-                           f"{proof.hash_text(wildcard)}")
+        if proof.steps.explain:
+            proof.steps.append(f"no NSEC3 matches {qname} or the wildcard "
+                               f"{proof.hash_text(wildcard)}")
         return _opt_out_only(proof, enc, qname, "the NODATA")
     reason = _nodata_at(match, wildcard, qtype, proof.zone)
     if reason is not None:
         raise proof.fail(Problem.NSEC_BAD_PROOF, reason, enc.name)
-    proof.steps.append(f"{match.text} matches the wildcard {proof.hash_text(wildcard)}: "
-                       f"no {type_to_text(qtype)} and no CNAME")
+    if proof.steps.explain:
+        proof.steps.append(f"{match.text} matches the wildcard {proof.hash_text(wildcard)}: "
+                           f"no {type_to_text(qtype)} and no CNAME")
     verdict = _opt_out_verdict(proof, enc, "the wildcard NODATA")
     return proof.result(verdict, DenialKind.WILDCARD_NODATA, enc.name)
 
@@ -400,11 +414,13 @@ def _nodata_match(proof: _Proof, qname: Name, qtype: int, match: _Rec) -> Denial
     if reason is not None:
         raise proof.fail(Problem.NSEC_BAD_PROOF, reason)
     if not match.types:
-        proof.steps.append(f"{match.text} matches {proof.hash_text(qname)} with an empty "
-                           f"bitmap: an empty non-terminal")
+        if proof.steps.explain:
+            proof.steps.append(f"{match.text} matches {proof.hash_text(qname)} with an empty "
+                               f"bitmap: an empty non-terminal")
         return proof.result(Verdict.secure(), DenialKind.ENT_NODATA, qname)
-    proof.steps.append(f"{match.text} matches {proof.hash_text(qname)}: "
-                       f"no {type_to_text(qtype)} and no CNAME")
+    if proof.steps.explain:
+        proof.steps.append(f"{match.text} matches {proof.hash_text(qname)}: "
+                           f"no {type_to_text(qtype)} and no CNAME")
     return proof.result(Verdict.secure(), DenialKind.NODATA, qname)
 
 
@@ -419,7 +435,8 @@ def _opt_out_only(proof: _Proof, enc: _Encloser, name: Name, what: str) -> Denia
 
 
 def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset],
-                 limits: Limits | None = None, budget: Budget | None = None) -> DenialResult:
+                 limits: Limits | None = None, budget: Budget | None = None, *,
+                 explain: bool = True) -> DenialResult:
     """No data (RFC 5155 s8.5-s8.7). One of:
 
     - an NSEC3 matching QNAME whose bitmap lacks QTYPE and CNAME (kind NODATA; kind
@@ -431,7 +448,7 @@ def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset],
       delegations has no NSEC3 under opt-out).
     Every proof through an opt-out next closer cover is INSECURE (s9.2).
     """
-    return _run(DenialKind.NODATA, qname, zone, rrsets, limits, budget,
+    return _run(DenialKind.NODATA, qname, zone, rrsets, limits, budget, explain,
                 lambda proof: _nodata(proof, qname, qtype))
 
 
@@ -442,24 +459,28 @@ def _wildcard(proof: _Proof, qname: Name, labels: int) -> DenialResult:
                          f"of {qname} in {proof.zone}")
     ce = qname.ancestor(labels)
     next_closer = qname.ancestor(labels + 1)
-    proof.steps.append(f"the answer was expanded from *.{ce}; next closer name is {next_closer}")
+    if proof.steps.explain:
+        proof.steps.append(f"the answer was expanded from *.{ce}; next closer name is "
+                           f"{next_closer}")
     cover = proof.cover(next_closer)
     if cover is None:
         raise proof.fail(Problem.WILDCARD_UNPROVEN,
                          f"no NSEC3 covers the next closer name {proof.hash_text(next_closer)}",
                          ce)
-    proof.steps.append(f"{cover.text} covers the next closer name "
-                       f"{proof.hash_text(next_closer)}: {qname} does not exist")
+    if proof.steps.explain:
+        proof.steps.append(f"{cover.text} covers the next closer name "
+                           f"{proof.hash_text(next_closer)}: {qname} does not exist")
     enc = _Encloser(ce, None, next_closer, cover)
     return proof.result(_opt_out_verdict(proof, enc, "the wildcard answer"), ce=ce)
 
 
 def prove_wildcard(qname: Name, labels: int, zone: Name, rrsets: Iterable[RRset],
-                   limits: Limits | None = None, budget: Budget | None = None) -> DenialResult:
+                   limits: Limits | None = None, budget: Budget | None = None, *,
+                   explain: bool = True) -> DenialResult:
     """A wildcard answer (RFC 5155 s8.8): the answer's RRSIG has *labels* labels, so
     the closest encloser is QNAME cut to *labels* labels; an NSEC3 must cover the next
     closer name. INSECURE when that cover is opt-out (s9.2)."""
-    return _run(DenialKind.WILDCARD, qname, zone, rrsets, limits, budget,
+    return _run(DenialKind.WILDCARD, qname, zone, rrsets, limits, budget, explain,
                 lambda proof: _wildcard(proof, qname, labels))
 
 
@@ -475,16 +496,18 @@ def _no_ds(proof: _Proof, name: Name) -> DenialResult:
         raise proof.fail(Problem.NSEC_BAD_PROOF,
                          f"{match.text} at {name} is not an unsigned delegation "
                          f"(needs NS set, DS and SOA clear)")
-    proof.steps.append(f"{match.text} matches {proof.hash_text(name)}: NS set, DS and SOA "
-                       f"clear, an insecure delegation")
+    if proof.steps.explain:
+        proof.steps.append(f"{match.text} matches {proof.hash_text(name)}: NS set, DS and SOA "
+                           f"clear, an insecure delegation")
     return proof.result(Verdict.secure(), ce=name)
 
 
 def prove_no_ds(delegation: Name, zone: Name, rrsets: Iterable[RRset],
-                limits: Limits | None = None, budget: Budget | None = None) -> DenialResult:
+                limits: Limits | None = None, budget: Budget | None = None, *,
+                explain: bool = True) -> DenialResult:
     """An insecure referral (RFC 5155 s8.9, RFC 6840 s4.4): an NSEC3 matching the
     delegation with NS set and DS and SOA clear (SECURE: no DS), or a closest encloser
     proof whose next closer cover is opt-out (INSECURE, OPT_OUT). Either way the child
     zone is insecure; BOGUS when neither holds."""
-    return _run(DenialKind.NO_DS, delegation, zone, rrsets, limits, budget,
+    return _run(DenialKind.NO_DS, delegation, zone, rrsets, limits, budget, explain,
                 lambda proof: _no_ds(proof, delegation))

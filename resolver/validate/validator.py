@@ -47,7 +47,6 @@ _UNSIGNED_TYPE = Verdict(Security.INDETERMINATE, Reason(
 class Part:
     """The verdict on one RRset (or on the denial) of an answer."""
 
-    what: str
     verdict: Verdict
     zone: Name | None = None
     ttl: int | None = None
@@ -79,20 +78,23 @@ class Validator:
             cached = result.verdicts[index] if index < len(result.verdicts) else None
             if cached is not None:
                 zone = result.zones[index] if index < len(result.zones) else None
-                part = Part(_what(rrset), cached, zone)
-                trace.add(str(zone or ""), f"{_what(rrset)}: {verdict_text(cached)} "
-                                           f"(verdict from the cache)")
+                part = Part(cached, zone)
+                if trace.enabled:
+                    trace.add(str(zone or ""), f"{_what(rrset)}: {verdict_text(cached)} "
+                                               f"(verdict from the cache)")
             elif rrset.rtype == RRType.RRSIG:
                 # a query for type RRSIG: RRSIGs are not signed themselves (RFC 4035
                 # s2.2), so they are answered, without a verdict and without AD
                 zone = result.zones[index] if index < len(result.zones) else None
-                part = Part(_what(rrset), _UNSIGNED_TYPE, zone)
-                trace.add(str(zone or ""), f"{_what(rrset)}: RRSIG records are not signed "
-                                           f"themselves; not validated")
+                part = Part(_UNSIGNED_TYPE, zone)
+                if trace.enabled:
+                    trace.add(str(zone or ""), f"{_what(rrset)}: RRSIG records are not "
+                                               f"signed themselves; not validated")
             elif previous is not None and _synthesized(rrset, result.answer[index - 1]):
-                part = Part(_what(rrset), previous.verdict, previous.zone)
-                trace.add(str(previous.zone or ""), f"{_what(rrset)}: synthesized from the "
-                                                    f"DNAME: {verdict_text(part.verdict)}")
+                part = Part(previous.verdict, previous.zone)
+                if trace.enabled:
+                    trace.add(str(previous.zone or ""), f"{_what(rrset)}: synthesized from "
+                                                        f"the DNAME: {verdict_text(part.verdict)}")
             else:
                 zone = result.zones[index] if index < len(result.zones) else None
                 part = await self._rrset(rrset, zone, result, fetch, budget, trace)
@@ -106,9 +108,11 @@ class Validator:
             not (qtype == RRType.CNAME and final_type == RRType.CNAME))
         if negative:
             if result.neg_verdict is not None:
-                parts.append(Part("denial", result.neg_verdict, result.neg_zone))
-                trace.add(str(result.neg_zone or ""), f"denial: {verdict_text(result.neg_verdict)}"
-                                                      f" (verdict from the cache)")
+                parts.append(Part(result.neg_verdict, result.neg_zone))
+                if trace.enabled:
+                    trace.add(str(result.neg_zone or ""),
+                              f"denial: {verdict_text(result.neg_verdict)} (verdict from the "
+                              f"cache)")
             else:
                 final = Name(result.answer[-1].rdatas[0]) if result.answer and \
                     result.answer[-1].rtype == RRType.CNAME else qname
@@ -120,8 +124,8 @@ class Validator:
     # ------------------------------------------------------------------ positive
     async def _rrset(self, rrset: RRset, zone_hint: Name | None, result: IterResult,
                      fetch: Fetch, budget: Budget, trace: Trace) -> Part:
-        what = _what(rrset)
         if not rrset.sigs:
+            what = _what(rrset)
             hint = zone_hint if zone_hint is not None and rrset.name.is_subdomain(zone_hint) \
                 else rrset.name
             entry = await self.finder.keys_for(hint, fetch, budget, trace)
@@ -133,43 +137,48 @@ class Validator:
                 verdict = Verdict(entry.security, entry.reason)
                 trace.add(str(entry.zone), f"{what}: unsigned, in a zone that is "
                                            f"{verdict_text(verdict)}")
-            return Part(what, verdict, entry.zone)
+            return Part(verdict, entry.zone)
         signer = _signer(rrset)
         if signer is None or not rrset.name.is_subdomain(signer):
+            what = _what(rrset)
             verdict = Verdict.bogus(Problem.SIG_SIGNER_MISMATCH, f"{what}: signer {signer}")
             trace.add(str(signer or ""), f"{what}: RRSIG signer {signer} is not above the "
                                          f"owner: bogus")
-            return Part(what, verdict, signer)
+            return Part(verdict, signer)
         entry = await self.finder.keys_for(signer, fetch, budget, trace)
         if not entry.secure:
             verdict = Verdict(entry.security, entry.reason)
-            trace.add(str(entry.zone), f"{what}: not checked, the keys of {entry.zone} are "
-                                       f"{entry.security.label}")
-            return Part(what, verdict, entry.zone)
+            if trace.enabled:
+                trace.add(str(entry.zone), f"{_what(rrset)}: not checked, the keys of "
+                                           f"{entry.zone} are {entry.security.label}")
+            return Part(verdict, entry.zone)
         assert entry.keys is not None
         # the answer's own RRset is cached with its verdict: no need to remember it here
         checked = verify_rrset(rrset, entry.keys, signer, self.now(), budget, self.policy)
-        trace.add(str(signer), f"{what}: {check_text(checked)}")
+        if trace.enabled:
+            trace.add(str(signer), f"{_what(rrset)}: {check_text(checked)}")
         if not checked.ok:
-            return Part(what, checked.verdict, signer, checked.ttl)
+            return Part(checked.verdict, signer, checked.ttl)
         if checked.wildcard and checked.rrsig is not None:
             crowded = too_many_nsec3(result.proofs, signer, self.limits)
             if crowded is not None:
-                trace.add(str(signer), f"{what}: wildcard proof: {crowded}")
-                return Part(what, Verdict.bogus(Problem.TOO_MANY_NSEC3, crowded), signer)
+                trace.add(str(signer), f"{_what(rrset)}: wildcard proof: {crowded}")
+                return Part(Verdict.bogus(Problem.TOO_MANY_NSEC3, crowded), signer)
             proofs = self._verified(result.proofs, entry, signer, budget)
             denial = prove_denial(DenialKind.WILDCARD, rrset.name, rrset.rtype, signer, proofs,
-                                  self.limits, budget, wildcard_labels=checked.rrsig.labels)
-            for step in denial.steps:
-                trace.add(str(signer), step)
-            trace.add(str(signer), f"wildcard proof: {verdict_text(denial.verdict)}")
+                                  self.limits, budget, wildcard_labels=checked.rrsig.labels,
+                                  explain=trace.enabled)
+            if trace.enabled:
+                for step in denial.steps:
+                    trace.add(str(signer), step)
+                trace.add(str(signer), f"wildcard proof: {verdict_text(denial.verdict)}")
             if denial.verdict.security != Security.SECURE:
                 verdict = denial.verdict
                 if verdict.security == Security.BOGUS:
                     verdict = Verdict.bogus(Problem.WILDCARD_UNPROVEN,
-                                            f"{what}: {denial.verdict.reason}")
-                return Part(what, verdict, signer, checked.ttl)
-        return Part(what, checked.verdict, signer, checked.ttl)
+                                            f"{_what(rrset)}: {denial.verdict.reason}")
+                return Part(verdict, signer, checked.ttl)
+        return Part(checked.verdict, signer, checked.ttl)
 
     def _check(self, rrset: RRset, keys: KeySet, zone: Name, budget: Budget) -> RRsetResult:
         """verify_rrset, remembering secure results: the same SOA and NSEC/NSEC3
@@ -205,7 +214,6 @@ class Validator:
     async def _denial(self, name: Name, qtype: int, result: IterResult, fetch: Fetch,
                       budget: Budget, trace: Trace) -> Part:
         nx = result.rcode == Rcode.NXDOMAIN
-        what = f"{'NXDOMAIN' if nx else 'NODATA'} {name} {type_to_text(qtype)}"
         soa = result.soa
         signed = soa if soa is not None else next(iter(result.proofs), None)
         zone = _signer(signed) if signed is not None and signed.sigs else result.neg_zone
@@ -214,44 +222,55 @@ class Validator:
         entry = await self.finder.keys_for(zone, fetch, budget, trace)
         if not entry.secure:
             verdict = Verdict(entry.security, entry.reason)
-            trace.add(str(entry.zone), f"{what}: not checked, the zone is "
-                                       f"{verdict_text(verdict)}")
-            return Part(what, verdict, entry.zone)
+            if trace.enabled:
+                trace.add(str(entry.zone), f"{_denial_what(nx, name, qtype)}: not checked, "
+                                           f"the zone is {verdict_text(verdict)}")
+            return Part(verdict, entry.zone)
         assert entry.keys is not None
         if soa is None and not result.proofs:
+            what = _denial_what(nx, name, qtype)
             trace.add(str(zone), f"{what}: neither SOA nor NSEC/NSEC3: bogus")
-            return Part(what, Verdict.bogus(Problem.NSEC_MISSING,
-                                            f"{what}: neither SOA nor NSEC/NSEC3"), zone)
+            return Part(Verdict.bogus(Problem.NSEC_MISSING,
+                                      f"{what}: neither SOA nor NSEC/NSEC3"), zone)
         if soa is not None and not soa.sigs:
+            what = _denial_what(nx, name, qtype)
             trace.add(str(zone), f"{what}: no signed SOA: bogus")
-            return Part(what, Verdict.bogus(Problem.NSEC_MISSING, f"{what}: no signed SOA"),
-                        zone)
+            return Part(Verdict.bogus(Problem.NSEC_MISSING, f"{what}: no signed SOA"), zone)
         ttl: int | None = None
         if soa is not None:   # the proof is the NSEC/NSEC3; a SOA sent must verify
             checked = self._check(soa, entry.keys, zone, budget)
-            trace.add(str(zone), f"SOA of the {what}: {check_text(checked)}")
+            if trace.enabled:
+                trace.add(str(zone), f"SOA of the {_denial_what(nx, name, qtype)}: "
+                                     f"{check_text(checked)}")
             if not checked.ok:
-                return Part(what, checked.verdict, zone)
+                return Part(checked.verdict, zone)
             ttl = checked.ttl
         crowded = too_many_nsec3(result.proofs, zone, self.limits)
         if crowded is not None:
-            trace.add(str(zone), f"{what}: {crowded}")
-            return Part(what, Verdict.bogus(Problem.TOO_MANY_NSEC3, crowded), zone)
+            trace.add(str(zone), f"{_denial_what(nx, name, qtype)}: {crowded}")
+            return Part(Verdict.bogus(Problem.TOO_MANY_NSEC3, crowded), zone)
         proofs = self._verified(result.proofs, entry, zone, budget)
         if not proofs and result.proofs:
+            what = _denial_what(nx, name, qtype)
             trace.add(str(zone), f"{what}: the NSEC/NSEC3 signatures do not verify: bogus")
-            return Part(what, Verdict.bogus(Problem.NSEC_BAD_PROOF,
-                                            f"{what}: NSEC/NSEC3 signatures do not verify"),
-                        zone)
+            return Part(Verdict.bogus(Problem.NSEC_BAD_PROOF,
+                                      f"{what}: NSEC/NSEC3 signatures do not verify"), zone)
         kind = DenialKind.NXDOMAIN if nx else DenialKind.NODATA
-        denial = prove_denial(kind, name, qtype, zone, proofs, self.limits, budget)
+        denial = prove_denial(kind, name, qtype, zone, proofs, self.limits, budget,
+                              explain=trace.enabled)
+        if not trace.enabled:
+            return Part(denial.verdict, zone, ttl)
         if len(proofs) < len(result.proofs):
             trace.add(str(zone), f"{len(result.proofs) - len(proofs)} NSEC/NSEC3 records "
                                  f"ignored: their signatures do not verify")
         for step in denial.steps:
             trace.add(str(zone), step)
-        trace.add(str(zone), f"{what}: {verdict_text(denial.verdict)}")
-        return Part(what, denial.verdict, zone, ttl)
+        trace.add(str(zone), f"{_denial_what(nx, name, qtype)}: {verdict_text(denial.verdict)}")
+        return Part(denial.verdict, zone, ttl)
+
+
+def _denial_what(nx: bool, name: Name, qtype: int) -> str:
+    return f"{'NXDOMAIN' if nx else 'NODATA'} {name} {type_to_text(qtype)}"
 
 
 def _what(rrset: RRset) -> str:
