@@ -249,9 +249,7 @@ class Iterator:
                     min_steps += 1
                     ask = name.ancestor(len(dp.zone) + 1 + min_steps)
                 ask_type = qtype if ask == name else RRType.A
-            reply = await self._ask_zone(dp, ask, ask_type, state, depth, per_name)
-            cls = classify(reply, dp.zone, ask, ask_type, self.limits,
-                           sibling_glue=self.sibling_glue)
+            cls = await self._ask_zone(dp, ask, ask_type, state, depth, per_name)
             if cls.kind == Kind.REFERRAL:
                 assert cls.referral is not None
                 referrals += 1
@@ -479,8 +477,8 @@ class Iterator:
 
     # ------------------------------------------------------------------ talking
     async def _ask_zone(self, dp: Delegation, qname: Name, qtype: int, state: QueryState,
-                        depth: int, per_name: NameQuota) -> Message:
-        """Ask the servers of *dp* until one gives a usable reply."""
+                        depth: int, per_name: NameQuota) -> Classified:
+        """Ask the servers of *dp* until one gives a usable reply; return it classified."""
         tried: set[Server] = set()
         timed_out: set[Server] = set()
         tried_names: set[bytes] = set()
@@ -528,7 +526,7 @@ class Iterator:
                 if cls.kind == Kind.LAME:
                     self.infra.mark_lame(server, zone_key, self.now())
                 continue
-            return reply
+            return cls
         raise ResolveError(f"no usable answer from the servers of {dp.zone}: {last_error}",
                            ede=22 if "name server" in last_error else 23)
 
