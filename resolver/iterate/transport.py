@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import secrets
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..wire import message as wm
+from ..wire.entropy import random_port
 from ..wire.message import FormError, Message
 from ..wire.types import QR
 
@@ -71,10 +71,7 @@ def _matches(query: Message, reply: Message) -> bool:
 
 
 def _random_port() -> int:
-    while True:
-        port = 1024 + secrets.randbelow(65536 - 1024)
-        if port not in _AVOID_PORTS:
-            return port
+    return random_port(_AVOID_PORTS)
 
 
 class NetTransport:
@@ -124,7 +121,10 @@ class NetTransport:
         except OSError as exc:
             raise UpstreamError(f"cannot send to {server[0]}: {exc.strerror}") from None
         try:
-            await loop.sock_sendall(sock, wire)
+            try:
+                sock.send(wire)      # a fresh UDP socket: the send buffer is empty
+            except BlockingIOError:
+                await loop.sock_sendall(sock, wire)
             async with asyncio.timeout(timeout):
                 while True:
                     data = await loop.sock_recv(sock, 65535)

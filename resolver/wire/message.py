@@ -14,13 +14,13 @@ this differentially against dnspython.
 
 from __future__ import annotations
 
-import secrets
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import rdata as rd
+from .entropy import random16
 from .name import ROOT, Name
 from .types import (
     AA,
@@ -104,6 +104,8 @@ class Question(NamedTuple):
 
 
 _new_question = tuple.__new__
+_OPT_HEAD = struct.Struct("!BHHIH")     # root owner, TYPE, CLASS (payload), TTL, RDLENGTH
+_QUESTION_TAIL = struct.Struct("!HH")
 
 
 @dataclass(slots=True)
@@ -130,9 +132,11 @@ class Edns:
         return out
 
     def to_wire(self, rcode: int = 0) -> bytes:
-        opts = b"".join(struct.pack("!HH", c, len(d)) + d for c, d in self.options)
         ttl = (((rcode >> 4) & 0xFF) << 24) | ((self.version & 0xFF) << 16) | (self.flags & 0xFFFF)
-        return b"\x00" + struct.pack("!HHIH", RRType.OPT, self.payload, ttl, len(opts)) + opts
+        if not self.options:
+            return _OPT_HEAD.pack(0, RRType.OPT, self.payload, ttl, 0)
+        opts = b"".join(struct.pack("!HH", c, len(d)) + d for c, d in self.options)
+        return _OPT_HEAD.pack(0, RRType.OPT, self.payload, ttl, len(opts)) + opts
 
 
 def ede_option(code: int, text: str = "") -> tuple[int, bytes]:
@@ -737,6 +741,15 @@ def build(msg: Message, max_size: int | None = None,
     question and OPT only. With *ttl_offsets*, the offset of every record's TTL field
     in the result is appended to it (for the answer cache)."""
     flags = msg.flags
+    if len(msg.question) == 1 and not (msg.answer or msg.authority or msg.additional):
+        # a query (or a bare error response): nothing to compress, nothing to drop
+        q = msg.question[0]
+        out = (_HEADER.pack(msg.id, flags, 1, 0, 0, 0 if msg.edns is None else 1)
+               + q.name.wire + _QUESTION_TAIL.pack(q.qtype, q.qclass))
+        if msg.edns is not None:
+            out += msg.edns.to_wire(msg.rcode)
+        if max_size is None or len(out) <= max_size:
+            return out
     attempts: list[tuple[Sequence[RR], Sequence[RR], Sequence[RR], int]] = [
         (msg.answer, msg.authority, msg.additional, flags)]
     if max_size is not None:
@@ -752,14 +765,14 @@ def build(msg: Message, max_size: int | None = None,
 
 
 def new_id() -> int:
-    return secrets.randbelow(0x10000)
+    return random16()
 
 
 def make_query(qname: Name, qtype: int, qclass: int = RRClass.IN, *, msg_id: int | None = None,
                rd: bool = False, cd: bool = False, ad: bool = False, edns: bool = True,
                do: bool = True, payload: int = 1232,
                options: Iterable[tuple[int, bytes]] = ()) -> Message:
-    """A query message; the ID comes from :mod:`secrets` unless given."""
+    """A query message; the ID comes from :mod:`secrets` (entropy.random16) unless given."""
     flags = (RD if rd else 0) | (CD if cd else 0) | (AD if ad else 0)
     opt = Edns(payload=payload, flags=DO if do else 0, options=list(options)) if edns else None
     return Message(new_id() if msg_id is None else msg_id, flags,

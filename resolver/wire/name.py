@@ -32,22 +32,37 @@ def _split_wire(wire: bytes) -> tuple[bytes, ...]:
     return tuple(labels)
 
 
+def _label_offsets(wire: bytes) -> tuple[int, ...]:
+    """Where each label starts, leftmost first, then where the root label is."""
+    offsets = []
+    i = 0
+    n = wire[0]
+    while n:
+        offsets.append(i)
+        i += n + 1
+        n = wire[i]
+    offsets.append(i)
+    return tuple(offsets)
+
+
 class Name:
     """An absolute domain name. Construct with :meth:`from_text` or :meth:`from_labels`;
     ``Name(wire)`` trusts that *wire* is a well-formed uncompressed name."""
 
-    __slots__ = ("wire", "_key", "_labels", "_text")
+    __slots__ = ("wire", "_key", "_labels", "_text", "_offsets")
 
     wire: bytes
     _key: bytes | None
     _labels: tuple[bytes, ...] | None
     _text: str | None
+    _offsets: tuple[int, ...] | None
 
     def __init__(self, wire: bytes) -> None:
         self.wire = wire
         self._key = None
         self._labels = None
         self._text = None
+        self._offsets = None
 
     # --- construction -------------------------------------------------
     @classmethod
@@ -181,15 +196,13 @@ class Name:
 
     def ancestor(self, depth: int) -> Name:
         """The ancestor with *depth* labels (root = 0)."""
-        labels = self.labels
-        if depth > len(labels) or depth < 0:
+        offsets = self._offsets
+        if offsets is None:
+            offsets = self._offsets = _label_offsets(self.wire)
+        count = len(offsets) - 1
+        if depth > count or depth < 0:
             raise NameError_("no such ancestor")
-        skip = len(labels) - depth
-        i = 0
-        wire = self.wire
-        for _ in range(skip):
-            i += wire[i] + 1
-        return Name(wire[i:])
+        return Name(self.wire[offsets[count - depth]:]) if depth < count else self
 
     def prepend(self, label: bytes) -> Name:
         if not label or len(label) > MAX_LABEL_OCTETS:
