@@ -22,6 +22,7 @@ from ..dnssec.status import Problem, Reason, Security, Verdict
 from ..dnssec.verify import KeySet, RRsetResult, verify_rrset
 from ..iterate.engine import IterResult
 from ..wire.name import Name, NameError_
+from ..wire.rdata import RdataError, rrsig_signer
 from ..wire.rrset import RRset
 from ..wire.types import Rcode, RRType, type_to_text
 from .chain import Fetch, KeyFinder, too_many_nsec3
@@ -278,12 +279,13 @@ def _what(rrset: RRset) -> str:
 
 
 def _signer(rrset: RRset) -> Name | None:
+    """The signer named by the first readable RRSIG (verify_rrset then checks that
+    every RRSIG it uses names the same zone)."""
     for sig in rrset.sigs:
-        if len(sig) > 18:
-            try:
-                return rrset.signatures()[0].signer
-            except ValueError:
-                return None
+        try:
+            return rrsig_signer(sig)
+        except RdataError:
+            continue
     return None
 
 

@@ -153,7 +153,10 @@ class Name:
 
     def __len__(self) -> int:
         """Number of labels, root excluded."""
-        return len(self.labels)
+        offsets = self._offsets
+        if offsets is None:
+            offsets = self._offsets = _label_offsets(self.wire)
+        return len(offsets) - 1
 
     @property
     def label_count(self) -> int:

@@ -925,6 +925,29 @@ def _extra_checks(rtype: int, values: list[Any]) -> None:
 # --------------------------------------------------------------------------
 # generic operations on (type, wire rdata)
 
+# How each class is read: runs of fixed-size integers become one struct (an RRSIG's
+# first seven fields are one unpack_from), other fields read themselves.
+_Step = tuple[struct.Struct | None, Field | None]
+_PLANS: dict[type[Rdata], tuple[_Step, ...]] = {}
+
+
+def _plan(cls: type[Rdata]) -> tuple[_Step, ...]:
+    steps: list[_Step] = []
+    fmt = ""
+    for f in cls.LAYOUT:
+        if isinstance(f, _Int) and type(f).unpack is _Int.unpack:
+            fmt += f.fmt[1:]
+            continue
+        if fmt:
+            steps.append((struct.Struct("!" + fmt), None))
+            fmt = ""
+        steps.append((None, f))
+    if fmt:
+        steps.append((struct.Struct("!" + fmt), None))
+    plan = _PLANS[cls] = tuple(steps)
+    return plan
+
+
 def decode(rtype: int, data: bytes) -> Rdata:
     """Decode uncompressed wire RDATA into its typed view; raises RdataError."""
     cls = CLASSES.get(rtype)
@@ -933,13 +956,25 @@ def decode(rtype: int, data: bytes) -> Rdata:
     pos = 0
     end = len(data)
     values: list[Any] = []
-    for f in cls.LAYOUT:
-        value, pos = f.unpack(data, pos, end)
-        values.append(value)
+    for fixed, f in _PLANS.get(cls) or _plan(cls):
+        if fixed is not None:
+            if pos + fixed.size > end:
+                raise RdataError("truncated integer")
+            values.extend(fixed.unpack_from(data, pos))
+            pos += fixed.size
+        else:
+            assert f is not None
+            value, pos = f.unpack(data, pos, end)
+            values.append(value)
     if pos != end:
         raise RdataError(f"{type_to_text(rtype)} RDATA has {end - pos} extra octets")
     _extra_checks(rtype, values)
     return cls(*values)
+
+
+def rrsig_signer(data: bytes) -> Name:
+    """The Signer's Name of RRSIG RDATA, read without decoding the rest."""
+    return _read_name(data, 18, len(data))[0]
 
 
 def check(rtype: int, data: bytes) -> None:
