@@ -87,7 +87,7 @@ class KeyFinder:
             entry = await self._prime(anchor_zone, anchors, fetch, budget, trace)
             self._store(entry, budget)
             start = anchor_zone
-        else:
+        elif trace.enabled:
             trace.add(str(entry.zone), _describe(entry))
         if not entry.secure or start == zone:
             return entry
@@ -178,7 +178,8 @@ class KeyFinder:
             child = zone.ancestor(depth)
             cached = self.cache.get(child)
             if cached is not None:
-                trace.add(str(child), _describe(cached))
+                if trace.enabled:
+                    trace.add(str(child), _describe(cached))
                 cur = cached
                 if not cur.secure:
                     return cur
