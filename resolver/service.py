@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .answer import Answer
 from .cache.messages import MessageCache
-from .cache.rrsets import NegativeCache, RRsetCache
+from .cache.rrsets import NegativeCache, ProofPool, RRsetCache
 from .config import Settings
 from .counters import Counters, NullCounters
 from .dnssec.algorithms import DEFAULT, LEGACY
@@ -67,8 +67,10 @@ class Resolver:
         self.settings = settings
         self.now = now
         total = int(settings.cache_size_mb * 1024 * 1024)
-        self.rrsets = RRsetCache(total * 45 // 100, now, settings.max_ttl, settings.min_ttl)
-        self.negative = NegativeCache(total * 15 // 100, now, settings.max_negative_ttl)
+        pool = ProofPool()      # denial RRsets shared by both caches
+        self.rrsets = RRsetCache(total * 45 // 100, now, settings.max_ttl, settings.min_ttl,
+                                 pool)
+        self.negative = NegativeCache(total * 15 // 100, now, settings.max_negative_ttl, pool)
         self.messages = MessageCache(total * 35 // 100, now)
         self.keys = KeyCache(now, max(1 << 20, total * 5 // 100))
         self.infra = Infra()

@@ -58,6 +58,12 @@ class LruStore(Generic[K, V]):
             self.bytes -= evicted
             self.evictions += 1
 
+    def set_expiry(self, key: K, expires: float) -> None:
+        """A new expiry for an entry, keeping its size and place."""
+        item = self._data.get(key)
+        if item is not None:
+            self._data[key] = (expires, item[1], item[2])
+
     def delete(self, key: K) -> None:
         old = self._data.pop(key, None)
         if old is not None:

@@ -17,7 +17,7 @@ class RRset:
     without duplicates (compared in canonical form); *sigs* the RRSIG RDATA covering
     this type at this owner. *ttl* is the smallest TTL seen."""
 
-    __slots__ = ("name", "rtype", "rclass", "ttl", "rdatas", "sigs", "_seen")
+    __slots__ = ("name", "rtype", "rclass", "ttl", "rdatas", "sigs", "_seen", "__weakref__")
 
     def __init__(self, name: Name, rtype: int, rclass: int = 1, ttl: int = 0,
                  rdatas: Iterable[bytes] = (), sigs: Iterable[bytes] = ()) -> None:
@@ -27,16 +27,24 @@ class RRset:
         self.ttl = ttl
         self.rdatas: list[bytes] = []
         self.sigs: list[bytes] = []
-        self._seen: set[bytes] = set()
+        # canonical forms of rdatas, made when a second record arrives: most RRsets
+        # hold one record, and cached ones keep whatever is here
+        self._seen: set[bytes] | None = None
         for data in rdatas:
             self.add(data)
         for sig in sigs:
             self.add_sig(sig)
 
     def add(self, data: bytes) -> None:
+        if not self.rdatas:
+            self.rdatas.append(data)
+            return
+        seen = self._seen
+        if seen is None:
+            seen = self._seen = {rd.canonical(self.rtype, d) for d in self.rdatas}
         key = rd.canonical(self.rtype, data)
-        if key not in self._seen:
-            self._seen.add(key)
+        if key not in seen:
+            seen.add(key)
             self.rdatas.append(data)
 
     def add_sig(self, data: bytes) -> None:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from resolver.cache.messages import MessageCache, query_key
-from resolver.cache.rrsets import NXDOMAIN_TYPE, NegativeCache, NegEntry, Rank, RRsetCache
+from resolver.cache.rrsets import (
+    NXDOMAIN_TYPE,
+    NegativeCache,
+    NegEntry,
+    ProofPool,
+    Rank,
+    RRsetCache,
+)
 from resolver.dnssec.status import Security
 from resolver.wire import message as wm
 from resolver.wire.name import Name
@@ -69,6 +76,47 @@ def test_lru_eviction_within_budget() -> None:
     assert cache.store.evictions > 0
     assert cache.get(n("h999.lab."), RRType.A) is not None      # the newest survive
     assert cache.get(n("h0.lab."), RRType.A) is None            # the oldest went first
+
+
+def _nsec3(ttl: int = 300) -> RRset:
+    owner = n("0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.lab.")
+    return RRset(owner, RRType.NSEC3, 1, ttl, [bytes([1, 0, 0, 0, 0, 20]) + bytes(20)],
+                 [bytes(18) + n("lab.").wire + bytes(64)])
+
+
+def test_denial_records_are_shared_between_entries() -> None:
+    """Every wildcard or negative entry that keeps the same NSEC3 RRset holds one shared
+    copy; the first is charged its size, the others a reference; a verdict written
+    later keeps the charge."""
+    clock = FakeClock()
+    pool = ProofPool()
+    cache = RRsetCache(1 << 20, clock, pool=pool)
+    negative = NegativeCache(1 << 20, clock, pool=pool)
+    first, second, third = _nsec3(), _nsec3(), _nsec3()
+    assert first is not second
+    cache.put(a_set("a.w.lab.", 1), Rank.ANSWER, proofs=(first,))
+    one = cache.store.bytes
+    cache.put(a_set("b.w.lab.", 1), Rank.ANSWER, proofs=(second,))
+    two = cache.store.bytes
+    assert two - one < one / 2           # the second entry pays a reference, not a copy
+    a = cache.get(n("a.w.lab."), RRType.A)
+    b = cache.get(n("b.w.lab."), RRType.A)
+    assert a is not None and b is not None and a.proofs[0] is b.proofs[0]
+    negative.put(NegEntry(n("x.lab."), NXDOMAIN_TYPE, Rcode.NXDOMAIN, n("lab."), None,
+                          [third]), 300)
+    neg = negative.get(n("x.lab."), RRType.A)
+    assert neg is not None and neg.proofs[0] is a.proofs[0]
+    assert len(pool) == 1
+    cache.set_security(n("a.w.lab."), RRType.A, Security.SECURE, None, ttl=60)
+    assert cache.store.bytes == two
+    other_ttl = _nsec3(ttl=100)          # a different TTL is a different RRset
+    cache.put(a_set("c.w.lab.", 1), Rank.ANSWER, proofs=(other_ttl,))
+    c = cache.get(n("c.w.lab."), RRType.A)
+    assert c is not None and c.proofs[0] is other_ttl and len(pool) == 2
+    del a, b, c, neg, first, second, third, other_ttl
+    cache.store.clear()
+    negative.store.clear()
+    assert len(pool) == 0                # held weakly: gone with the last entry
 
 
 def test_negative_cache_ttl_and_nxdomain_covers_all_types() -> None:
