@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ..cache.rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
 from ..config import IterLimits, Settings
 from ..counters import Counters
+from ..dnssec.nsec3 import nsec3_hash
 from ..dnssec.status import Verdict
 from ..wire import message as wm
 from ..wire import rdata as rd
@@ -125,6 +126,15 @@ def _address_text(data: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(data) == 4 else socket.AF_INET6, data)
 
 
+def _nsec_types(data: bytes) -> frozenset[int] | None:
+    try:
+        value = rd.decode(RRType.NSEC, data)
+    except rd.RdataError:
+        return None
+    assert isinstance(value, rd.NSEC)
+    return frozenset(value.types)
+
+
 def _verdict(entry: Entry) -> Verdict | None:
     return Verdict(entry.security, entry.reason) if entry.security is not None else None
 
@@ -145,6 +155,8 @@ class Iterator:
         self._no_cut: dict[bytes, float] = {}   # names known not to be zone cuts
         self._allowed_memo: dict[str, bool] = {}
         self.sibling_glue = False   # test profiles only: see scrub.classify
+        # NSEC3 parameters above this are not worth hashing for (RFC 9276)
+        self.validation_iterations = settings.validation_limits.nsec3_iterations
 
     # ------------------------------------------------------------------ public
     def new_state(self) -> QueryState:
@@ -342,22 +354,53 @@ class Iterator:
         raise ResolveError(f"unusable answer for {name} from the servers of {zone}")
 
     def _delegation_denials(self, proofs: list[RRset], zone: Name, target: Name) -> None:
-        """An NSEC of a CNAME response showing a delegation above the target without DS
-        (NS bit, no SOA or DS bit) is kept as that DS denial, like the proofs of a
-        referral: the validator may use it, once verified, instead of asking for the DS."""
+        """An NSEC or NSEC3 of a CNAME response showing a delegation above the target
+        without DS (NS bit, no SOA or DS bit) is kept as that DS denial, like the proofs
+        of a referral: the validator may use it, once verified, instead of asking for
+        the DS (Unbound does the same; its replay val_cnametooptin depends on it)."""
+        hashes: dict[tuple[bytes, int, bytes], bytes] = {}
         for proof in proofs:
-            if proof.rtype != RRType.NSEC or not proof.rdatas or \
-                    not proof.name.is_strict_subdomain(zone) or \
-                    not target.is_subdomain(proof.name):
+            if not proof.rdatas or not proof.name.is_strict_subdomain(zone):
                 continue
-            try:
-                value = rd.decode(RRType.NSEC, proof.rdatas[0])
-            except rd.RdataError:
+            if proof.rtype == RRType.NSEC:
+                if not target.is_subdomain(proof.name):
+                    continue
+                delegation: Name | None = proof.name
+                types = _nsec_types(proof.rdatas[0])
+            elif proof.rtype == RRType.NSEC3:
+                delegation, types = self._nsec3_delegation(proof, zone, target, hashes)
+            else:
                 continue
-            assert isinstance(value, rd.NSEC)
-            if RRType.NS in value.types and not {RRType.SOA, RRType.DS} & set(value.types):
-                self.negative.put(NegEntry(proof.name, RRType.DS, Rcode.NOERROR, zone, None,
+            if delegation is not None and types is not None and RRType.NS in types \
+                    and not {RRType.SOA, RRType.DS} & types:
+                self.negative.put(NegEntry(delegation, RRType.DS, Rcode.NOERROR, zone, None,
                                            [proof]), proof.ttl)
+
+    def _nsec3_delegation(self, proof: RRset, zone: Name, target: Name,
+                          hashes: dict[tuple[bytes, int, bytes], bytes]
+                          ) -> tuple[Name | None, frozenset[int] | None]:
+        """The name between *zone* and *target* whose hash the NSEC3 *proof* owns, with
+        the NSEC3's types. Hashes only names on that path, and only for parameters the
+        validator would accept (RFC 9276), so a response cannot buy much hashing."""
+        if proof.name.parent() != zone:
+            return None, None
+        try:
+            value = rd.decode(RRType.NSEC3, proof.rdatas[0])
+            owner_hash = rd.b32hex_decode(proof.name.labels[0].decode("ascii"))
+        except (rd.RdataError, UnicodeDecodeError):
+            return None, None
+        assert isinstance(value, rd.NSEC3)
+        if value.algorithm != 1 or value.iterations > self.validation_iterations:
+            return None, None
+        for depth in range(len(zone) + 1, len(target) + 1):
+            name = target.ancestor(depth)
+            key = (name.key, value.iterations, value.salt)
+            hashed = hashes.get(key)
+            if hashed is None:
+                hashed = hashes[key] = nsec3_hash(name, value.salt, value.iterations)
+            if hashed == owner_hash:
+                return name, frozenset(value.types)
+        return None, None
 
     def _cache_negative(self, cls: Classified, name: Name, qtype: int, zone: Name) -> None:
         soa = cls.soa

@@ -197,3 +197,44 @@ def test_dname_cached_and_synthesized(tmp_path: Path) -> None:
     assert [Name(d) for d in other.answer[1].rdatas] == [n("ns.other.")]
     assert all(q.question[0].name.key != n("ns.d.lab.").key
                for _, q, _ in world.transport.sent[sent:])
+
+
+def _hashed_owner(name: str, zone: str, iterations: int = 1) -> Name:
+    from resolver.dnssec.nsec3 import nsec3_hash
+    from resolver.wire.rdata import b32hex_encode
+    label = b32hex_encode(nsec3_hash(n(name), b"", iterations)).lower()
+    return n(f"{label}.{zone}")
+
+
+def _nsec3_at(owner: Name, types: list[int], iterations: int = 1) -> RRset:
+    from resolver.wire.rdata import bitmap_encode
+    rdata = bytes([1, 1]) + iterations.to_bytes(2, "big") + b"\x00" + bytes([20]) + bytes(20) \
+        + bitmap_encode(types)
+    return RRset(owner, RRType.NSEC3, 1, 300, [rdata])
+
+
+def test_nsec3_delegation_in_a_cname_response_becomes_a_ds_denial(tmp_path: Path) -> None:
+    """A CNAME response may carry the NSEC3 of an insecure delegation on the way to its
+    target (Unbound's val_cnametooptin): kept as the DS denial the validator can use,
+    as for NSEC. Not for a delegation with DS, nor for iterations above RFC 9276's
+    limit, nor for names off the path to the target."""
+    resolver = in_process_lab().resolver(tmp_path)
+    iterator = resolver.iterator
+    zone, target = n("example.com."), n("www.sub.example.com.")
+    plain = _nsec3_at(_hashed_owner("sub.example.com.", "example.com."), [RRType.NS])
+    iterator._delegation_denials([plain], zone, target)
+    denial = resolver.negative.get(n("sub.example.com."), RRType.DS)
+    assert denial is not None and denial.proofs == [plain] and denial.soa is None
+
+    signed = _nsec3_at(_hashed_owner("other.example.com.", "example.com."),
+                       [RRType.NS, RRType.DS])
+    iterator._delegation_denials([signed], zone, n("www.other.example.com."))
+    assert resolver.negative.get(n("other.example.com."), RRType.DS) is None
+
+    costly = _nsec3_at(_hashed_owner("far.example.com.", "example.com.", 51), [RRType.NS],
+                       iterations=51)
+    iterator._delegation_denials([costly], zone, n("www.far.example.com."))
+    assert resolver.negative.get(n("far.example.com."), RRType.DS) is None
+
+    iterator._delegation_denials([plain], zone, n("www.elsewhere.example.com."))
+    assert resolver.negative.get(n("elsewhere.example.com."), RRType.DS) is None
