@@ -40,7 +40,11 @@ from .wire.types import Rcode, RRType
 
 log = logging.getLogger(__name__)
 
-FAILURE_TTL = 5          # seconds a resolution failure is remembered (RFC 9520 s3.2: >= 1)
+# How long a resolution failure is remembered (RFC 9520 s3.2: at least 1 s, with a
+# backoff for failures that persist): 5 s, doubled each time the same question fails
+# again right after, up to a minute; an answer ends the streak.
+FAILURE_TTL = 5
+FAILURE_TTL_MAX = 60
 
 
 @dataclass(slots=True)
@@ -219,6 +223,8 @@ class Resolver:
             result = await self.iterator.resolve(qname, qtype, state)
         except ResolveError as exc:
             return self._failure(qname, qtype, exc, state)
+        if failed is not None:
+            self._failures.pop((qname.key, qtype), None)   # the streak of failures is over
         self.stats.upstream += state.upstream
         if not self.settings.validate:
             return self._answer(qname, qtype, result, Outcome(Security.INDETERMINATE, Reason(
@@ -242,12 +248,17 @@ class Resolver:
             self.counters.inc("budget_cutoffs", ("query",))
         log.debug("SERVFAIL for %s/%d: %s", qname, qtype, exc.text)
         ede = [(exc.ede, exc.text)] if exc.ede else [(0, exc.text)]
+        now = self.now()
+        key = (qname.key, qtype)
+        before = self._failures.get(key)
+        ttl = FAILURE_TTL
+        if before is not None and now - before[0] < FAILURE_TTL_MAX:
+            ttl = min(FAILURE_TTL_MAX, 2 * before[1].ttl)   # failed again right after
         answer = Answer(qname, qtype, rcode=Rcode.SERVFAIL, security=Security.INDETERMINATE,
-                        reason=Reason(Problem.INDETERMINATE, exc.text), ede=ede,
-                        ttl=FAILURE_TTL)
+                        reason=Reason(Problem.INDETERMINATE, exc.text), ede=ede, ttl=ttl)
         if len(self._failures) > 10000:
             self._failures.clear()
-        self._failures[(qname.key, qtype)] = (self.now() + FAILURE_TTL, answer)
+        self._failures[key] = (now + ttl, answer)
         return answer
 
     def _remember(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,

@@ -381,3 +381,33 @@ def test_first_asker_gone_does_not_cancel_the_others(lab: Net) -> None:
     assert answer.rcode == Rcode.NOERROR and answer.final_rrset() is not None
     assert resolver.stats.merged == 1
     assert resolver.rrsets.get(n("www.lab."), RRType.A) is not None
+
+
+def test_failure_cache_backs_off_and_resets(tmp_path: Path) -> None:
+    """RFC 9520 s3.2: a question that keeps failing is remembered longer each time
+    (5, 10, 20, 40 s, then a minute at most); once it is answered, the next failure
+    starts again at 5 s."""
+    world = in_process_lab()
+    clock = FakeClock()
+    resolver = world.resolver(tmp_path, clock)
+
+    def ask() -> Answer:
+        return run(resolver.resolve(n("www.dead.lab."), RRType.A))
+
+    lives = []
+    for _ in range(6):
+        answer = ask()
+        assert answer.rcode == Rcode.SERVFAIL
+        lives.append(answer.ttl)
+        assert ask() is answer                 # within its life: from the failure cache
+        clock.advance(answer.ttl + 0.5)
+    assert lives == [5, 10, 20, 40, 60, 60]
+    silent = world.net.servers[LAB_SILENT]
+    faults = dict(silent.faults)
+    silent.faults.clear()
+    clock.advance(300)                         # past the server's own backoff too
+    assert ask().rcode == Rcode.NOERROR
+    silent.faults.update(faults)
+    clock.advance(3601)                        # the answer expires; the zone is dead again
+    again = ask()
+    assert again.rcode == Rcode.SERVFAIL and again.ttl == 5
