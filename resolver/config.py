@@ -45,6 +45,7 @@ class Settings:
     upstream_port: int = 53
     nodefault: list[str] = field(default_factory=list)      # local zones to switch off
     qname_minimisation: bool = True
+    trust_anchor_signaling: bool = True     # RFC 8145 s5 key-tag queries, as Unbound
     ipv6_upstream: bool = True
     cache_size_mb: float = 64.0
     max_ttl: int = 86400

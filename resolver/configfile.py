@@ -122,7 +122,7 @@ FLAG_KEYS = {
     "upstream_port": "upstream-port", "nodefault": "nodefault",
     "no_qname_minimisation": "qname-minimisation", "no_ipv6_upstream": "ipv6-upstream",
     "cache_size": "cache-size-mb", "auto_trust_anchor_file": "auto-trust-anchor-file",
-    "no_metrics": "metrics-counting",
+    "no_metrics": "metrics-counting", "no_trust_anchor_signaling": "trust-anchor-signaling",
 }
 
 

@@ -119,6 +119,10 @@ class ResolverCollector(Collector):
                                      "failure cache (RFC 9520).")
         cached.add_metric([], stats.failures_cached)
         yield cached
+        signals = CounterMetricFamily("resolver_trust_anchor_signals", "RFC 8145 key-tag "
+                                      "queries sent after the anchor keys validated.")
+        signals.add_metric([], stats.anchor_signals)
+        yield signals
         local = CounterMetricFamily("resolver_local_answers", "Questions answered from "
                                     "locally served special-use zones.")
         local.add_metric([], stats.local)

@@ -21,7 +21,7 @@ from .cache.rrsets import NegativeCache, ProofPool, RRsetCache
 from .config import Settings
 from .counters import Counters, NullCounters
 from .dnssec.algorithms import DEFAULT, LEGACY
-from .dnssec.anchors import TrustAnchors, load_default_anchors, read_anchor_file
+from .dnssec.anchors import TrustAnchor, TrustAnchors, load_default_anchors, read_anchor_file
 from .dnssec.budget import Budget
 from .dnssec.status import Problem, Reason, Security
 from .iterate.engine import Iterator, IterResult, LimitExceeded, QueryState, ResolveError
@@ -29,7 +29,7 @@ from .iterate.hints import builtin_hints, read_hints
 from .iterate.infra import Infra
 from .iterate.transport import NetTransport, Transport
 from .local import LocalZones
-from .validate.autotrust import TrustAnchorManager
+from .validate.autotrust import TrustAnchorManager, signal_qname
 from .validate.chain import KeyFinder, NegativeAnchor, final_rrset
 from .validate.keycache import KeyCache
 from .validate.trace import OFF, Trace
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # again right after, up to a minute; an answer ends the streak.
 FAILURE_TTL = 5
 FAILURE_TTL_MAX = 60
+SIGNAL_INTERVAL = 3600.0   # RFC 8145 key-tag queries: at most this often per anchor zone
 
 
 @dataclass(slots=True)
@@ -60,6 +61,7 @@ class Stats:
     local: int = 0
     upstream: int = 0
     failures_cached: int = 0
+    anchor_signals: int = 0       # RFC 8145 key-tag queries sent
     by_problem: dict[str, int] = field(default_factory=dict)
 
 
@@ -99,6 +101,10 @@ class Resolver:
                                 ntas)
         # anchor zone -> when its key set last validated (static anchors: at priming)
         self.anchor_validated: dict[str, float] = self.finder.primed
+        self._signalled: dict[bytes, float] = {}     # anchor zone -> last RFC 8145 query
+        self._background: set[asyncio.Task[None]] = set()
+        if settings.validate and settings.trust_anchor_signaling:
+            self.finder.on_primed = self._signal_anchor
         self.validator = Validator(self.finder, self.policy, settings.validation_limits, vnow)
         self.stats = Stats()
         self.counters = Counters() if settings.metrics_counting else NullCounters()
@@ -124,6 +130,31 @@ class Resolver:
         self.anchors = anchors
         self.finder.anchors = anchors
         self.keys.clear()
+
+    def _signal_anchor(self, zone: Name, anchors: tuple[TrustAnchor, ...]) -> None:
+        """RFC 8145 s5: once the keys of an anchored zone validated, tell the zone which
+        key tags we trust, with one query for ``_ta-<tags>.<zone>`` type NULL in the
+        background (its answer, NXDOMAIN, is of no interest). At most hourly per zone,
+        as Unbound sends it when it primes the anchor."""
+        name = signal_qname(zone, (a.key_tag for a in anchors))
+        now = self.now()
+        last = self._signalled.get(zone.key)
+        if name is None or (last is not None and now - last < SIGNAL_INTERVAL):
+            return
+        self._signalled[zone.key] = now
+        try:
+            task = asyncio.get_running_loop().create_task(self._send_signal(name))
+        except RuntimeError:      # no event loop: nothing to send with
+            return
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send_signal(self, name: Name) -> None:
+        try:
+            await self.iterator.resolve(name, RRType.NULL, self.iterator.new_state())
+        except ResolveError as exc:
+            log.debug("trust anchor signal %s: %s", name, exc.text)
+        self.stats.anchor_signals += 1
 
     async def fetch_dnskey(self, zone: Name) -> RRset | None:
         result = await self.iterator.resolve(zone, RRType.DNSKEY, self.iterator.new_state())

@@ -47,6 +47,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.nodefault = settings.nodefault + list(args.nodefault)
     if getattr(args, "no_qname_minimisation", False):
         settings.qname_minimisation = False
+    if getattr(args, "no_trust_anchor_signaling", False):
+        settings.trust_anchor_signaling = False
     if getattr(args, "cache_size", None):
         settings.cache_size_mb = args.cache_size
     if getattr(args, "no_ipv6_upstream", False):
@@ -77,6 +79,8 @@ def add_resolver_options(p: argparse.ArgumentParser) -> None:
                    help="do not answer this special-use zone locally (repeatable)")
     p.add_argument("--no-qname-minimisation", action="store_true",
                    help="send full query names upstream")
+    p.add_argument("--no-trust-anchor-signaling", action="store_true",
+                   help="send no RFC 8145 key-tag query after the anchor keys validate")
     p.add_argument("--no-ipv6-upstream", action="store_true", help="IPv4 upstream only")
     p.add_argument("--cache-size", type=float, metavar="MB", help="cache memory (default 64)")
     p.add_argument("--auto-trust-anchor-file", type=Path, metavar="FILE",

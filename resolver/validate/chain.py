@@ -67,6 +67,8 @@ class KeyFinder:
         self.now = now                  # the validation time (RRSIG windows)
         self.negative_anchors = negative_anchors or []
         self.primed: dict[str, float] = {}   # anchor zone -> when its keys last validated
+        # called after an anchor zone's keys validated (RFC 8145 signalling)
+        self.on_primed: Callable[[Name, tuple[TrustAnchor, ...]], None] | None = None
 
     # ------------------------------------------------------------------ entry
     async def keys_for(self, zone: Name, fetch: Fetch, budget: Budget,
@@ -149,16 +151,21 @@ class KeyFinder:
                 trace.add(str(zone), "DNSKEY " + ", ".join(_key(k) for k in match.keys) +
                           f" matches the anchor DS; DNSKEY set: {check_text(result)}")
                 if result.ok:
-                    self.primed[zone.to_text()] = self.now()
+                    self._primed(zone, anchors)
                     return self._secure(zone, dnskey, result.ttl)
                 if not keys:
                     return _entry_from_verdict(zone, result.security, result.verdict.reason)
         result = verify_dnskey_rrset(dnskey, keys, now, budget, self.policy)
         trace.add(str(zone), f"DNSKEY set against the anchor keys: {check_text(result)}")
         if result.ok:
-            self.primed[zone.to_text()] = self.now()
+            self._primed(zone, anchors)
             return self._secure(zone, dnskey, result.ttl)
         return _entry_from_verdict(zone, result.security, result.verdict.reason)
+
+    def _primed(self, zone: Name, anchors: tuple[TrustAnchor, ...]) -> None:
+        self.primed[zone.to_text()] = self.now()
+        if self.on_primed is not None:
+            self.on_primed(zone, anchors)
 
     def _secure(self, zone: Name, dnskey: RRset, ttl: int) -> KeyEntry:
         keys = list(dnskey.rdatas)

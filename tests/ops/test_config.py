@@ -32,7 +32,7 @@ def test_every_serve_flag_has_a_config_key() -> None:
                "validate": False, "allow-loopback-upstream": True, "upstream-port": 5300,
                "nodefault": ["test."], "qname-minimisation": False, "ipv6-upstream": False,
                "cache-size-mb": 8, "auto-trust-anchor-file": "/x/state.json",
-               "metrics-counting": False}
+               "metrics-counting": False, "trust-anchor-signaling": False}
     assert set(samples) == set(FLAG_KEYS.values())
     documented = (ROOT / "contrib" / "resolver.toml").read_text()
     for key, value in samples.items():

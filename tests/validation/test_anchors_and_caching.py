@@ -187,3 +187,43 @@ def test_rd0_and_cache_hits_give_the_same_decision(zones: Served) -> None:
 
     problems = run(body())
     assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------
+# RFC 8145 s5 key-tag signalling
+
+def test_trust_anchor_signal_follows_priming_at_most_hourly(zones: Served) -> None:
+    """Once the root keys validate, one query for _ta-<tags>. NULL goes to the root;
+    priming again within the hour sends none; an hour later one more; switched off,
+    none."""
+    clock = Clock()
+    resolver = zones.resolver(now=clock, validation_now=clock)
+    tags = sorted({a.key_tag for a in resolver.anchors if a.zone.is_root()})
+    expected = Name.from_text("_ta-" + "-".join(f"{t:04x}" for t in tags) + ".")
+
+    def signals() -> int:
+        return sum(1 for s in zones.net.servers.values() for q in list(s.queries)
+                   if q[0] == expected and q[1] == RRType.NULL)
+
+    def prime(r: Resolver) -> Answer:
+        async def body() -> Answer:
+            answer = await r.resolve(Name.from_text("www.secure.example."), RRType.A)
+            while r._background:
+                await asyncio.gather(*r._background)
+            return answer
+        r.keys.clear()
+        r.rrsets.store.clear()
+        r.negative.store.clear()
+        return run(body())
+
+    before = signals()
+    assert prime(resolver).security == Security.SECURE
+    assert resolver.stats.anchor_signals == 1 and signals() == before + 1
+    prime(resolver)
+    assert resolver.stats.anchor_signals == 1 and signals() == before + 1
+    clock.now += 3601
+    prime(resolver)
+    assert resolver.stats.anchor_signals == 2 and signals() == before + 2
+    quiet = zones.resolver(trust_anchor_signaling=False)
+    assert prime(quiet).security == Security.SECURE
+    assert quiet.stats.anchor_signals == 0 and signals() == before + 2
