@@ -15,6 +15,9 @@ from collections.abc import Callable
 from .store import LruStore
 
 _pack_ttl = struct.Struct("!I").pack_into
+_read_ttl = struct.Struct("!I").unpack_from
+_iter_offsets = struct.Struct("!H").iter_unpack
+_labels_seen: dict[tuple[str, ...], tuple[str, ...]] = {}   # one tuple per label set
 
 
 class QueryKey:
@@ -71,25 +74,27 @@ def query_key(data: bytes) -> QueryKey | None:
 
 
 class _Cached:
-    """A stored response: the template as built, where its TTLs are, and a copy aged
-    for the last elapsed second asked about (so most hits do no TTL rewriting)."""
+    """A stored response: the template as built (its TTLs as they were then), where
+    its TTL fields are (2 octets each), and a copy aged for the last elapsed second
+    asked about (so most hits do no TTL rewriting)."""
 
-    __slots__ = ("stored", "template", "offsets", "ttls", "elapsed", "aged", "labels")
+    __slots__ = ("stored", "template", "offsets", "elapsed", "aged", "labels")
 
-    def __init__(self, stored: float, template: bytes, offsets: tuple[int, ...],
-                 ttls: tuple[int, ...], labels: tuple[str, ...]) -> None:
+    def __init__(self, stored: float, template: bytes, offsets: bytes,
+                 labels: tuple[str, ...]) -> None:
         self.stored = stored
         self.template = template
         self.offsets = offsets
-        self.ttls = ttls
         self.elapsed = 0
         self.aged = template
         self.labels = labels
 
     def aged_for(self, elapsed: int) -> bytes:
         if elapsed != self.elapsed:
-            buf = bytearray(self.template)
-            for off, ttl in zip(self.offsets, self.ttls, strict=True):
+            template = self.template
+            buf = bytearray(template)
+            for (off,) in _iter_offsets(self.offsets):
+                ttl = _read_ttl(template, off)[0]
                 _pack_ttl(buf, off, ttl - elapsed if ttl > elapsed else 0)
             self.aged = bytes(buf)
             self.elapsed = elapsed
@@ -104,15 +109,18 @@ class MessageCache:
         self.served: dict[tuple[str, ...], int] = {}
         self.counting = True
 
-    def put(self, key: bytes, wire: bytes, ttl_offsets: list[int], ttls: list[int],
-            ttl: int, labels: tuple[str, ...] = ()) -> None:
-        """Store *wire* (built for a query with this *key*) for *ttl* seconds; *labels*
-        (qtype, rcode, security) are what the metrics count each hit under."""
-        if ttl <= 0:
+    def put(self, key: bytes, wire: bytes, ttl_offsets: list[int], ttl: int,
+            labels: tuple[str, ...] = ()) -> None:
+        """Store *wire* (built for a query with this *key*) for *ttl* seconds;
+        *ttl_offsets* are where its TTL fields are; *labels* (qtype, rcode, security)
+        are what the metrics count each hit under."""
+        if ttl <= 0 or len(wire) > 0xFFFF:
             return
         now = self.now()
-        self.store.put(key, _Cached(now, wire, tuple(ttl_offsets), tuple(ttls), labels),
-                       now + ttl, 2 * len(wire) + len(key) + 8 * len(ttls) + 250)
+        labels = _labels_seen.setdefault(labels, labels)
+        offsets = struct.pack(f"!{len(ttl_offsets)}H", *ttl_offsets)
+        self.store.put(key, _Cached(now, wire, offsets, labels),
+                       now + ttl, 2 * len(wire) + len(key) + len(offsets) + 250)
 
     def answer(self, data: bytes, qk: QueryKey, limit: int,
                transport: str = "udp") -> bytes | None:

@@ -143,8 +143,8 @@ class RRsetCache:
                 shared.append(kept)
                 size += cost
             proofs = tuple(shared)
-        self.store.put(key, Entry(rrset, now + life, rank, zone, security, reason, proofs),
-                       now + life, size)
+        self.store.put(key, Entry(rrset.compact(), now + life, rank, zone, security, reason,
+                                  proofs), now + life, size)
         return True
 
     def set_security(self, name: Name, rtype: int, security: Security,

@@ -198,8 +198,7 @@ class DnsServer:
                      "CD" if query.flags & CD else "", client, transport,
                      rcode_to_text(answer.rcode), answer.security.label)
         if qk is not None and answer.ttl > 0:
-            ttls = [struct.unpack_from("!I", full, off)[0] for off in offsets]
-            self.messages.put(qk.key, full, offsets, ttls, answer.ttl, labels)
+            self.messages.put(qk.key, full, offsets, answer.ttl, labels)
         if len(full) <= limit:
             return full
         return build_response(query, answer, max_size=limit)

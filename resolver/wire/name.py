@@ -173,6 +173,13 @@ class Name:
     def lower(self) -> Name:
         return Name(self.key)
 
+    def bare(self) -> Name:
+        """An equal Name holding only the wire form and key: what a long-lived cache
+        entry needs (labels, offsets and text are made again when asked for)."""
+        copy = Name(self.wire)
+        copy._key = self.key
+        return copy
+
     # --- relations -------------------------------------------------------
     def is_subdomain(self, other: Name) -> bool:
         """True when self equals *other* or lies below it."""

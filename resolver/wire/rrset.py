@@ -58,6 +58,15 @@ class RRset:
         copy.rdatas, copy.sigs, copy._seen = self.rdatas, self.sigs, self._seen
         return copy
 
+    def compact(self) -> RRset:
+        """An equal RRset for keeping: a bare owner name and no deduplication set
+        (rebuilt from the records if one is ever added); RDATA lists are shared."""
+        copy = RRset.__new__(RRset)
+        copy.name, copy.rtype, copy.rclass, copy.ttl = (self.name.bare(), self.rtype,
+                                                         self.rclass, self.ttl)
+        copy.rdatas, copy.sigs, copy._seen = self.rdatas, self.sigs, None
+        return copy
+
     def records(self) -> list[RR]:
         return [RR(self.name, self.rtype, self.rclass, self.ttl, d) for d in self.rdatas]
 

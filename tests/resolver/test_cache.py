@@ -145,7 +145,7 @@ def test_message_cache_ages_ttls_and_patches_id() -> None:
     wire = resp.to_wire(None, offsets)
     qk = query_key(q.to_wire())
     assert qk is not None
-    cache.put(qk.key, wire, offsets, [300], 300)
+    cache.put(qk.key, wire, offsets, 300)
     clock.advance(40)
     q2 = wm.make_query(n("WWW.lab."), RRType.A, rd=True, msg_id=0xBEEF)
     data = q2.to_wire()
