@@ -246,7 +246,7 @@ class KeyFinder:
                 proofs.append(rrset)
         if result.rcode == Rcode.NXDOMAIN:
             denial = prove_denial(DenialKind.NXDOMAIN, child, RRType.DS, zone, proofs,
-                                  self.limits, budget)
+                                  self.limits, budget, explain=trace.enabled)
             for step in denial.steps:
                 trace.add(str(zone), step)
             trace.add(str(zone), f"{child} does not exist: {verdict_text(denial.verdict)}")
@@ -254,14 +254,14 @@ class KeyFinder:
                 # NXDOMAIN for an empty non-terminal: its NSEC still proves that there
                 # is no DS and no zone cut there (as Unbound reads it)
                 ent = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
-                                   self.limits, budget)
+                                   self.limits, budget, explain=False)
                 if ent.kind == DenialKind.ENT_NODATA and ent.secure:
                     trace.add(str(zone), f"{child} is an empty non-terminal: no DS there")
                     return None
                 return _entry_from_verdict(child, Security.BOGUS, denial.verdict.reason)
             return None
         denial = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
-                              self.limits, budget)
+                              self.limits, budget, explain=trace.enabled)
         trace.add(str(zone), f"no DS for {child}; the proof:")
         for step in denial.steps:
             trace.add(str(zone), step)
