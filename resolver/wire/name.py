@@ -148,7 +148,10 @@ class Name:
         Length octets are below 64, so lowercasing the whole wire is safe."""
         key = self._key
         if key is None:
-            key = self._key = self.wire.lower()
+            key = self.wire.lower()
+            if key == self.wire:       # most names: one bytes object for both
+                key = self.wire
+            self._key = key
         return key
 
     def __len__(self) -> int:
