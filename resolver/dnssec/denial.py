@@ -72,18 +72,14 @@ class DenialResult:
 class Steps(list[str]):
     """The plain-words steps of a proof. Traces want them; an ordinary query does not,
     and building them (names rendered, hashes in base32) cost a tenth of a cold
-    wildcard answer, so with *explain* off nothing is kept and the proofs skip the
-    formatting (``if steps.explain: steps.append(...)``)."""
+    wildcard answer, so the proofs add a step only when *explain* is on
+    (``if steps.explain: steps.append(...)``)."""
 
     __slots__ = ("explain",)
 
     def __init__(self, explain: bool = True) -> None:
         super().__init__()
         self.explain = explain
-
-    def append(self, step: str) -> None:
-        if self.explain:
-            super().append(step)
 
 
 def denied(kind: DenialKind, steps: Sequence[str], problem: Problem, detail: str,

@@ -186,7 +186,7 @@ class _Proof:
 # --------------------------------------------------------------------------
 # collecting the records
 
-def _hashed_owner(owner: Name, zone: Name) -> bytes | None:
+def hashed_owner(owner: Name, zone: Name) -> bytes | None:
     """The hash in an owner exactly one label below *zone*, or None."""
     if owner.is_root() or owner.parent() != zone:
         return None
@@ -218,7 +218,7 @@ def _usable(rrset: RRset, zone: Name, steps: Steps) -> list[_Rec]:
 
 def _usable_uncached(rrset: RRset, zone: Name, steps: Steps) -> list[_Rec]:
     owner = rrset.name
-    hashed = _hashed_owner(owner, zone)
+    hashed = hashed_owner(owner, zone)
     if hashed is None:
         if steps.explain:
             steps.append(f"ignored the NSEC3 at {owner}: not one hash label below {zone}")

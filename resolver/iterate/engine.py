@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ..cache.rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
 from ..config import IterLimits, Settings
 from ..counters import Counters
-from ..dnssec.nsec3 import nsec3_hash
+from ..dnssec.nsec3 import hashed_owner, nsec3_hash
 from ..dnssec.status import Verdict
 from ..wire import message as wm
 from ..wire import rdata as rd
@@ -155,8 +155,6 @@ class Iterator:
         self._no_cut: dict[bytes, float] = {}   # names known not to be zone cuts
         self._allowed_memo: dict[str, bool] = {}
         self.sibling_glue = False   # test profiles only: see scrub.classify
-        # NSEC3 parameters above this are not worth hashing for (RFC 9276)
-        self.validation_iterations = settings.validation_limits.nsec3_iterations
 
     # ------------------------------------------------------------------ public
     def new_state(self) -> QueryState:
@@ -382,15 +380,16 @@ class Iterator:
         """The name between *zone* and *target* whose hash the NSEC3 *proof* owns, with
         the NSEC3's types. Hashes only names on that path, and only for parameters the
         validator would accept (RFC 9276), so a response cannot buy much hashing."""
-        if proof.name.parent() != zone:
+        owner_hash = hashed_owner(proof.name, zone)
+        if owner_hash is None:
             return None, None
         try:
             value = rd.decode(RRType.NSEC3, proof.rdatas[0])
-            owner_hash = rd.b32hex_decode(proof.name.labels[0].decode("ascii"))
-        except (rd.RdataError, UnicodeDecodeError):
+        except rd.RdataError:
             return None, None
         assert isinstance(value, rd.NSEC3)
-        if value.algorithm != 1 or value.iterations > self.validation_iterations:
+        if value.algorithm != 1 or \
+                value.iterations > self.settings.validation_limits.nsec3_iterations:
             return None, None
         for depth in range(len(zone) + 1, len(target) + 1):
             name = target.ancestor(depth)

@@ -70,10 +70,6 @@ def _matches(query: Message, reply: Message) -> bool:
     return True
 
 
-def _random_port() -> int:
-    return random_port(_AVOID_PORTS)
-
-
 class NetTransport:
     """Real UDP/TCP upstream queries."""
 
@@ -101,7 +97,7 @@ class NetTransport:
             source = self.source_v6 if family == socket.AF_INET6 else self.source_v4
             for _ in range(20):
                 try:
-                    sock.bind((source, _random_port()))
+                    sock.bind((source, random_port(_AVOID_PORTS)))
                     break
                 except OSError as exc:
                     if exc.errno != errno.EADDRINUSE:

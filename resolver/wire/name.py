@@ -154,12 +154,15 @@ class Name:
             self._key = key
         return key
 
-    def __len__(self) -> int:
-        """Number of labels, root excluded."""
+    def _starts(self) -> tuple[int, ...]:
         offsets = self._offsets
         if offsets is None:
             offsets = self._offsets = _label_offsets(self.wire)
-        return len(offsets) - 1
+        return offsets
+
+    def __len__(self) -> int:
+        """Number of labels, root excluded."""
+        return len(self._starts()) - 1
 
     @property
     def label_count(self) -> int:
@@ -209,9 +212,7 @@ class Name:
 
     def ancestor(self, depth: int) -> Name:
         """The ancestor with *depth* labels (root = 0)."""
-        offsets = self._offsets
-        if offsets is None:
-            offsets = self._offsets = _label_offsets(self.wire)
+        offsets = self._starts()
         count = len(offsets) - 1
         if depth > count or depth < 0:
             raise NameError_("no such ancestor")
