@@ -24,7 +24,7 @@ _PATH_KEYS = {"root-hints", "auto-trust-anchor-file"}
 _PATH_LIST_KEYS = {"trust-anchors"}
 
 
-def _attr(key: str) -> str:
+def setting_attr(key: str) -> str:
     return key.replace("-", "_")
 
 
@@ -74,7 +74,7 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
                                       "(seconds since the epoch)")
                 settings.negative_anchors.append((zone, float(until)))
             continue
-        attr = _attr(key)
+        attr = setting_attr(key)
         if attr not in simple or attr in ("iter_limits", "validation_limits"):
             raise ConfigError(f"{where}: unknown key")
         current = getattr(settings, attr)
@@ -103,7 +103,7 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
 def _apply_limits(limits: IterLimits, data: dict[str, Any], source: str) -> None:
     names = {f.name for f in fields(IterLimits)}
     for key, value in data.items():
-        attr = _attr(key)
+        attr = setting_attr(key)
         where = f"{source}: limits.{key}"
         if attr not in names:
             raise ConfigError(f"{where}: unknown key")

@@ -28,41 +28,31 @@ GC_THRESHOLDS = (20_000, 20, 100)
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the config file (if any), overridden by command-line flags."""
-    from ..configfile import load
+    from ..configfile import FLAG_KEYS, load, setting_attr
 
     settings = load(args.config) if getattr(args, "config", None) else Settings()
+    # switches: --no-X turns the key X off, the others turn their key on
+    for dest, key in FLAG_KEYS.items():
+        if getattr(args, dest, None) is True:
+            setattr(settings, setting_attr(key), not dest.startswith("no_"))
     if getattr(args, "listen", None):
         settings.listen = [parse_listen(x) for x in args.listen]
     if getattr(args, "root_hints", None):
         settings.root_hints = args.root_hints
     if getattr(args, "trust_anchor", None):
         settings.trust_anchors = list(args.trust_anchor)
-    if getattr(args, "no_validate", False):
-        settings.validate = False
-    if getattr(args, "allow_loopback_upstream", False):
-        settings.allow_loopback_upstream = True
     if getattr(args, "upstream_port", None):
         settings.upstream_port = args.upstream_port
     if getattr(args, "nodefault", None):
         settings.nodefault = settings.nodefault + list(args.nodefault)
-    if getattr(args, "no_qname_minimisation", False):
-        settings.qname_minimisation = False
-    if getattr(args, "no_trust_anchor_signaling", False):
-        settings.trust_anchor_signaling = False
     if getattr(args, "cache_size", None):
         settings.cache_size_mb = args.cache_size
-    if getattr(args, "no_ipv6_upstream", False):
-        settings.ipv6_upstream = False
     if getattr(args, "api", None):
         settings.api = None if args.api == "off" else parse_listen(args.api, 8053)
     if getattr(args, "metrics", None):
         settings.metrics = None if args.metrics == "off" else parse_listen(args.metrics, 9153)
     if getattr(args, "auto_trust_anchor_file", None):
         settings.auto_trust_anchor_file = args.auto_trust_anchor_file
-    if getattr(args, "query_log", False):
-        settings.query_log = True
-    if getattr(args, "no_metrics", False):
-        settings.metrics_counting = False
     return settings
 
 
