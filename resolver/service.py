@@ -2,8 +2,11 @@
 
 :meth:`Resolver.resolve` answers one question: locally served zones first, then the
 iterator (cache or network), then the validator, whose verdicts are written back
-into the caches. Identical questions in flight are merged. Failures and bogus
-answers are cached briefly (RFC 9520). The DNS server and the HTTP API use only
+into the caches, onto the very records judged (data stored under the same key while
+the validator awaited the network keeps no verdict). Identical questions in flight
+are merged. Failures and bogus answers are cached briefly (RFC 9520). A change of
+trust anchors or negative trust anchors drops every verdict reached under the old
+ones (:meth:`Resolver.forget_verdicts`). The DNS server and the HTTP API use only
 this class (and :class:`~resolver.answer.Answer`), never the layers below.
 """
 
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from .answer import Answer
 from .cache.messages import MessageCache
 from .cache.rrsets import NegativeCache, ProofPool, RRsetCache
+from .cache.store import LruStore
 from .config import Settings
 from .counters import Counters, NullCounters
 from .dnssec.algorithms import DEFAULT, LEGACY
@@ -45,6 +49,9 @@ log = logging.getLogger(__name__)
 # again right after, up to a minute; an answer ends the streak.
 FAILURE_TTL = 5
 FAILURE_TTL_MAX = 60
+# Questions whose failure is remembered, least recently asked dropped first: a flood
+# of failing names pushes out the old ones, not the ones still being asked.
+FAILURE_CACHE_SIZE = 10000
 SIGNAL_INTERVAL = 3600.0   # RFC 8145 key-tag queries: at most this often per anchor zone
 
 
@@ -111,7 +118,11 @@ class Resolver:
         self.messages.counting = settings.metrics_counting
         self.iterator.counters = self.counters
         self._inflight: dict[tuple[bytes, int, bool], asyncio.Future[Answer]] = {}
-        self._failures: dict[tuple[bytes, int], tuple[float, Answer]] = {}
+        # (qname, qtype) -> (until when the failure is answered, the SERVFAIL); each
+        # entry counts 1 and outlives its answer by FAILURE_TTL_MAX, for the backoff
+        self._failures: LruStore[tuple[bytes, int], tuple[float, Answer]] = \
+            LruStore(FAILURE_CACHE_SIZE, now)
+        self._epoch = 0     # bumped by forget_verdicts: work begun before writes nothing
 
     def _load_anchors(self, now: float) -> TrustAnchors:
         if not self.settings.validate:
@@ -125,11 +136,32 @@ class Resolver:
 
     # ------------------------------------------------------------------ anchors
     def set_anchors(self, anchors: TrustAnchors) -> None:
-        """Use another set of trust anchors (RFC 5011 change, SIGHUP reload); the key
-        cache is dropped because its entries were built on the old anchors."""
+        """Use another set of trust anchors (RFC 5011 change, SIGHUP reload). When they
+        differ from those in force, every verdict reached under the old ones is dropped
+        (:meth:`forget_verdicts`); the same anchors read again keep them."""
+        changed = set(anchors) != set(self.anchors)
         self.anchors = anchors
         self.finder.anchors = anchors
+        if changed:
+            self.forget_verdicts()
+
+    def forget_verdicts(self) -> None:
+        """Drop everything judged under the trust anchors and negative trust anchors
+        in force until now: the key cache, the validator's memo of verified signatures,
+        the wire answers (their AD bit and SERVFAILs are verdicts), and the verdict of
+        every cached RRset and denial. The cached records themselves are kept (the
+        delegations and addresses the iterator needs are facts, not verdicts); they are
+        validated again when next used. Resolutions already running finish under the
+        old anchors but write no verdict and no answer into the caches, and questions
+        asked from now on are not merged into them."""
+        self._epoch += 1
         self.keys.clear()
+        self.validator.forget()
+        self.messages.clear()
+        self.rrsets.forget_verdicts()
+        self.negative.forget_verdicts()
+        self._inflight.clear()
+        log.info("trust anchors changed: cached verdicts and answers dropped")
 
     def _signal_anchor(self, zone: Name, anchors: tuple[TrustAnchor, ...]) -> None:
         """RFC 8145 s5: once the keys of an anchored zone validated, tell the zone which
@@ -191,7 +223,8 @@ class Resolver:
         return anchors
 
     def apply_settings(self, settings: Settings) -> None:
-        """Take the settings that can change while running (SIGHUP); caches are kept."""
+        """Take the settings that can change while running (SIGHUP); caches are kept,
+        but a change of the negative trust anchors drops the verdicts (forget_verdicts)."""
         current = self.settings
         for name in ("qname_minimisation", "nodefault", "negative_anchors", "bogus_ttl",
                      "max_negative_ttl", "query_log", "trust_anchors",
@@ -200,8 +233,12 @@ class Resolver:
         current.iter_limits = settings.iter_limits
         self.iterator.limits = settings.iter_limits
         self.local = LocalZones(current.nodefault)
-        self.finder.negative_anchors = [NegativeAnchor(Name.from_text(z), until)
-                                        for z, until in current.negative_anchors]
+        ntas = [NegativeAnchor(Name.from_text(z), until) for z, until in current.negative_anchors]
+        if ntas != self.finder.negative_anchors:
+            # an NTA added must hide the verdicts cached for its zone, one removed the
+            # insecure answers it made (wire cache)
+            self.finder.negative_anchors = ntas
+            self.forget_verdicts()
 
     def anchor_report(self) -> dict[str, object]:
         """The document of ``/v1/trust-anchors``."""
@@ -249,13 +286,14 @@ class Resolver:
         if failed is not None and failed[0] > self.now():
             self.stats.failures_cached += 1
             return failed[1]
+        epoch = self._epoch
         state = self.iterator.new_state()
         try:
             result = await self.iterator.resolve(qname, qtype, state)
         except ResolveError as exc:
             return self._failure(qname, qtype, exc, state)
         if failed is not None:
-            self._failures.pop((qname.key, qtype), None)   # the streak of failures is over
+            self._failures.delete((qname.key, qtype))   # the streak of failures is over
         self.stats.upstream += state.upstream
         if not self.settings.validate:
             return self._answer(qname, qtype, result, Outcome(Security.INDETERMINATE, Reason(
@@ -266,7 +304,8 @@ class Resolver:
             return await self.iterator.resolve(name, rtype, state, validating=True)
 
         outcome = await self.validator.validate(qname, qtype, result, fetch, budget, trace)
-        self._remember(qname, qtype, result, outcome, budget)
+        if epoch == self._epoch:   # else judged (partly) under anchors no longer in force
+            self._remember(qname, qtype, result, outcome, budget)
         answer = self._answer(qname, qtype, result, outcome, cd)
         until = self._negative_anchor_until(outcome)
         if until is not None:   # not cached past the end of the negative trust anchor
@@ -281,20 +320,25 @@ class Resolver:
         ede = [(exc.ede, exc.text)] if exc.ede else [(0, exc.text)]
         now = self.now()
         key = (qname.key, qtype)
-        before = self._failures.get(key)
+        found = self._failures.peek(key)
+        before = found[1] if found is not None else None
         ttl = FAILURE_TTL
         if before is not None and now - before[0] < FAILURE_TTL_MAX:
             ttl = min(FAILURE_TTL_MAX, 2 * before[1].ttl)   # failed again right after
         answer = Answer(qname, qtype, rcode=Rcode.SERVFAIL, security=Security.INDETERMINATE,
                         reason=Reason(Problem.INDETERMINATE, exc.text), ede=ede, ttl=ttl)
-        if len(self._failures) > 10000:
-            self._failures.clear()
-        self._failures[key] = (now + ttl, answer)
+        # kept past its answer's end for as long as a new failure continues the streak
+        self._failures.put(key, (now + ttl, answer), now + ttl + FAILURE_TTL_MAX, 1)
         return answer
 
     def _remember(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
                   budget: Budget) -> None:
         """Write the verdicts back into the caches (cached data keeps its status).
+
+        Each verdict goes onto the records it was reached on: the cache compares the
+        entry now under the key with the RRset (or SOA and NSEC/NSEC3 records) judged,
+        and an entry stored there meanwhile with other data (a concurrent query, a
+        converging CNAME chain, a glueless NS lookup) keeps no verdict.
 
         Two kinds of verdict are not a property of the data and are not written: those
         resting on a negative trust anchor (they must end when the anchor expires, so
@@ -313,15 +357,16 @@ class Resolver:
                     continue
                 rrset = result.answer[index]
                 ttl = bogus_ttl if part.verdict.security == Security.BOGUS else part.ttl
-                self.rrsets.set_security(rrset.name, rrset.rtype, part.verdict.security,
-                                         part.verdict.reason, ttl)
+                self.rrsets.set_security(rrset, part.verdict.security, part.verdict.reason,
+                                         ttl, proofs=result.proofs)
             elif result.neg_verdict is None:
                 last = result.answer[-1] if result.answer else None
                 target = Name(last.rdatas[0]) if last is not None and \
                     last.rtype == RRType.CNAME else qname
                 ttl = bogus_ttl if part.verdict.security == Security.BOGUS else None
                 self.negative.set_security(target, qtype, part.verdict.security,
-                                           part.verdict.reason, ttl)
+                                           part.verdict.reason, ttl, rcode=result.rcode,
+                                           soa=result.soa, proofs=result.proofs)
 
     def _negative_anchor_until(self, outcome: Outcome) -> float | None:
         """When the negative trust anchor the outcome rests on ends, if it rests on one."""

@@ -108,13 +108,17 @@ class MessageCache:
         # answers served from here, by (transport, *labels): read by the metrics
         self.served: dict[tuple[str, ...], int] = {}
         self.counting = True
+        # how many times the cache was emptied; an answer worked out before the last
+        # time (under trust anchors since replaced) is not stored
+        self.epoch = 0
 
     def put(self, key: bytes, wire: bytes, ttl_offsets: list[int], ttl: int,
-            labels: tuple[str, ...] = ()) -> None:
+            labels: tuple[str, ...] = (), epoch: int | None = None) -> None:
         """Store *wire* (built for a query with this *key*) for *ttl* seconds;
         *ttl_offsets* are where its TTL fields are; *labels* (qtype, rcode, security)
-        are what the metrics count each hit under."""
-        if ttl <= 0 or len(wire) > 0xFFFF:
+        are what the metrics count each hit under. *epoch*: :attr:`epoch` when the
+        answer's resolution began; if the cache was cleared since, it is not stored."""
+        if ttl <= 0 or len(wire) > 0xFFFF or (epoch is not None and epoch != self.epoch):
             return
         now = self.now()
         labels = _labels_seen.setdefault(labels, labels)
@@ -140,6 +144,7 @@ class MessageCache:
 
     def clear(self) -> None:
         self.store.clear()
+        self.epoch += 1
 
     def __len__(self) -> int:
         return len(self.store)

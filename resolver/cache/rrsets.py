@@ -4,12 +4,17 @@ Each RRset is stored with its RRSIGs, the zone it came from, a trust rank (lower
 ranked data never replaces higher-ranked data that is still alive) and, once the
 validator has looked at it, its security status. Negative entries hold the SOA and
 the NSEC/NSEC3 records of an NXDOMAIN or NODATA answer.
+
+A verdict is written only onto the records it was reached on: validation awaits the
+network, and meanwhile another query may have stored different data of equal rank
+under the same key. ``set_security`` therefore compares the live entry with the
+records the validator judged and leaves a different entry unvalidated.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -98,6 +103,35 @@ class ProofPool:
         return len(self._pool)
 
 
+_Fingerprint = tuple[bytes, int, frozenset[bytes], frozenset[bytes]]
+
+
+def _fingerprint(rrset: RRset) -> _Fingerprint:
+    """What makes two RRsets the same data: owner, type, RDATA and RRSIGs, in any
+    order (the TTL is not part of it: cached copies are aged)."""
+    return rrset.name.key, rrset.rtype, frozenset(rrset.rdatas), frozenset(rrset.sigs)
+
+
+def _same_data(kept: RRset, judged: RRset) -> bool:
+    """Whether *kept* holds exactly the records and signatures of *judged*."""
+    if kept.rdatas is judged.rdatas and kept.sigs is judged.sigs:
+        return kept.name.key == judged.name.key and kept.rtype == judged.rtype
+    return _fingerprint(kept) == _fingerprint(judged)
+
+
+def _proofs_judged(kept: Iterable[RRset], judged: Sequence[RRset], zone: Name | None) -> bool:
+    """Whether the NSEC/NSEC3 records an entry keeps are those a verdict was reached
+    on: every record kept was judged (nothing was slipped in since), and every judged
+    record of the entry's zone is kept (none that the proof may rest on is missing;
+    records of other zones belong to other links of a CNAME chain)."""
+    seen = {_fingerprint(p) for p in judged}
+    have = {_fingerprint(p) for p in kept}
+    if not have <= seen:
+        return False
+    return all(_fingerprint(p) in have for p in judged
+               if zone is None or p.name.is_subdomain(zone))
+
+
 def _size(rrset: RRset) -> int:
     return (_OVERHEAD + 3 * len(rrset.name.wire) + sum(2 * len(d) + 80 for d in rrset.rdatas)
             + sum(len(s) + 40 for s in rrset.sigs))
@@ -147,19 +181,36 @@ class RRsetCache:
                                   proofs), now + life, size)
         return True
 
-    def set_security(self, name: Name, rtype: int, security: Security,
-                     reason: Reason | None, ttl: int | None = None) -> None:
-        """Record the validator's verdict on a cached RRset (and shorten its life)."""
-        key = (name.key, rtype)
+    def set_security(self, rrset: RRset, security: Security, reason: Reason | None,
+                     ttl: int | None = None, proofs: Sequence[RRset] = ()) -> bool:
+        """Record the validator's verdict on *rrset* (and shorten its life), if the
+        entry under its owner and type still holds that data: the same records and
+        RRSIGs and, for a wildcard expansion, the NSEC/NSEC3 records of *proofs* (those
+        the verdict was reached with). An entry stored since with other data keeps no
+        verdict and is validated when it is used. Returns whether it was written."""
+        key = (rrset.name.key, rrset.rtype)
         found = self.store.peek(key)
         if found is None:
-            return
+            return False
         expires, entry = found
+        if not _same_data(entry.rrset, rrset):
+            return False
+        if (entry.proofs or rrset.from_wildcard()) and \
+                not _proofs_judged(entry.proofs, proofs, entry.zone):
+            return False
         entry.security = security
         entry.reason = reason
         if ttl is not None:
             entry.expires = min(expires, self.now() + ttl)
             self.store.set_expiry(key, entry.expires)
+        return True
+
+    def forget_verdicts(self) -> None:
+        """Mark every entry unvalidated (the trust anchors changed): the data stays,
+        and is judged again under the new anchors when it is next used."""
+        for entry in self.store.values():
+            entry.security = None
+            entry.reason = None
 
     def delete(self, name: Name, rtype: int) -> None:
         self.store.delete((name.key, rtype))
@@ -203,19 +254,36 @@ class NegativeCache:
         self.store.delete((name.key, qtype))
 
     def set_security(self, name: Name, qtype: int, security: Security,
-                     reason: Reason | None, ttl: int | None = None) -> None:
-        """Record the validator's verdict on the negative entry for (name, qtype)."""
+                     reason: Reason | None, ttl: int | None = None, *, rcode: int,
+                     soa: RRset | None, proofs: Sequence[RRset]) -> bool:
+        """Record the validator's verdict on the negative entry for (name, qtype), if
+        that entry is still the denial judged: the same *rcode*, the same *soa* (records
+        and RRSIGs) and the NSEC/NSEC3 records of *proofs* (see :func:`_proofs_judged`).
+        An entry stored since with other records keeps no verdict. Returns whether it
+        was written."""
         for key in ((name.key, NXDOMAIN_TYPE), (name.key, qtype)):
             found = self.store.peek(key)
             if found is None:
                 continue
             expires, entry = found
+            if entry.rcode != rcode or (entry.soa is None) != (soa is None) or \
+                    (entry.soa is not None and soa is not None
+                     and not _same_data(entry.soa, soa)) or \
+                    not _proofs_judged(entry.proofs, proofs, entry.zone):
+                continue
             entry.security = security
             entry.reason = reason
             if ttl is not None and self.now() + ttl < expires:
                 entry.expires = self.now() + ttl
                 self.store.set_expiry(key, entry.expires)
-            return
+            return True
+        return False
+
+    def forget_verdicts(self) -> None:
+        """Mark every entry unvalidated (the trust anchors changed)."""
+        for entry in self.store.values():
+            entry.security = None
+            entry.reason = None
 
     def __len__(self) -> int:
         return len(self.store)

@@ -81,6 +81,10 @@ class LruStore(Generic[K, V]):
             self.delete(key)
         return len(dead)
 
+    def values(self) -> Iterator[V]:
+        """Every value (expired ones included), without touching LRU order or counters."""
+        return iter([item[2] for item in self._data.values()])
+
     def __len__(self) -> int:
         return len(self._data)
 

@@ -92,7 +92,8 @@ async def _refresh_anchors(resolver: Any) -> None:
 
 
 def _reload(args: argparse.Namespace, resolver: Any, server: Any) -> None:
-    """SIGHUP: read the configuration and trust anchors again, keep the caches."""
+    """SIGHUP: read the configuration and trust anchors again, keep the cached records
+    (their verdicts and the wire answers go if the anchors or NTAs changed)."""
     try:
         fresh = settings_from_args(args)
         anchors = resolver.reload_anchors(fresh)
@@ -101,7 +102,7 @@ def _reload(args: argparse.Namespace, resolver: Any, server: Any) -> None:
         return
     resolver.apply_settings(fresh)
     server.apply_settings(fresh)
-    log.warning("configuration reloaded (%d trust anchors); caches kept", len(anchors))
+    log.warning("configuration reloaded (%d trust anchors); cached records kept", len(anchors))
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:

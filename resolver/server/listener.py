@@ -183,6 +183,7 @@ class DnsServer:
         if not query.flags & RD:
             return self._cache_only(data, query, qk, limit)
         self.stats.pending += 1
+        epoch = self.messages.epoch     # new trust anchors meanwhile: the answer is not kept
         try:
             answer = await self.resolver.resolve(q.name, q.qtype, q.qclass,
                                                  cd=bool(query.flags & CD))
@@ -198,7 +199,7 @@ class DnsServer:
                      "CD" if query.flags & CD else "", client, transport,
                      rcode_to_text(answer.rcode), answer.security.label)
         if qk is not None and answer.ttl > 0:
-            self.messages.put(qk.key, full, offsets, answer.ttl, labels)
+            self.messages.put(qk.key, full, offsets, answer.ttl, labels, epoch)
         if len(full) <= limit:
             return full
         return build_response(query, answer, max_size=limit)

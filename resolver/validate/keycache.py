@@ -46,11 +46,18 @@ class KeyCache:
         self.now = now
         self.store: LruStore[bytes, KeyEntry] = LruStore(max_bytes, now)
         self._failures: dict[bytes, int] = {}
+        # how many times the cache was emptied (new trust anchors): an entry worked out
+        # before the last time is not stored
+        self.epoch = 0
 
     def get(self, zone: Name) -> KeyEntry | None:
         return self.store.get(zone.key)
 
-    def put(self, entry: KeyEntry) -> None:
+    def put(self, entry: KeyEntry, epoch: int | None = None) -> None:
+        """Store *entry*; *epoch* is :attr:`epoch` when the work that made it began: if
+        the cache was cleared since, the entry rests on replaced anchors and is dropped."""
+        if epoch is not None and epoch != self.epoch:
+            return
         ttl = entry.ttl
         if entry.security == Security.BOGUS:
             count = self._failures.get(entry.zone.key, 0) + 1
@@ -66,7 +73,10 @@ class KeyCache:
         self.store.put(entry.zone.key, entry, self.now() + ttl, size)
 
     def clear(self) -> None:
+        """Forget every entry and failure count (the trust anchors changed)."""
         self.store.clear()
+        self._failures.clear()
+        self.epoch += 1
 
     def __len__(self) -> int:
         return len(self.store)

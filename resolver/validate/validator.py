@@ -122,6 +122,12 @@ class Validator:
         _conclude(outcome, trace)
         return outcome
 
+    def forget(self) -> None:
+        """Drop the memo of verified signatures (the trust anchors changed). Its
+        results are keyed by the KeySet objects of the key cache, which has just been
+        emptied: they would never be asked for again, only keep old keys alive."""
+        self._checked.clear()
+
     # ------------------------------------------------------------------ positive
     async def _rrset(self, rrset: RRset, zone_hint: Name | None, result: IterResult,
                      fetch: Fetch, budget: Budget, trace: Trace) -> Part:

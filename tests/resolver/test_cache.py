@@ -107,7 +107,8 @@ def test_denial_records_are_shared_between_entries() -> None:
     neg = negative.get(n("x.lab."), RRType.A)
     assert neg is not None and neg.proofs[0] is a.proofs[0]
     assert len(pool) == 1
-    cache.set_security(n("a.w.lab."), RRType.A, Security.SECURE, None, ttl=60)
+    assert cache.set_security(a_set("a.w.lab.", 1), Security.SECURE, None, ttl=60,
+                              proofs=[first])
     assert cache.store.bytes == two
     other_ttl = _nsec3(ttl=100)          # a different TTL is a different RRset
     cache.put(a_set("c.w.lab.", 1), Rank.ANSWER, proofs=(other_ttl,))
