@@ -129,7 +129,7 @@ def _check_signatures(zone: Zone, keyset: KeySet, dnskeys: RRset, now: float,
             if result.ok:
                 report.valid_signatures += 1
                 valid_algs.add(alg)
-            elif result.problem is Problem.UNSUPPORTED_ALGORITHM:
+            elif any(att.problem is Problem.UNSUPPORTED_ALGORITHM for att in result.attempts):
                 unverified += 1
             else:
                 what = result.problem.text if result.problem else str(result.verdict)

@@ -159,11 +159,14 @@ def _usable_ds(decoded: list[tuple[int, rd.DS]], policy: AlgorithmPolicy,
     return [ds for _, ds in usable]
 
 
-def _unsupported_verdict(decoded: list[tuple[int, rd.DS]], policy: AlgorithmPolicy) -> Verdict:
-    if not decoded:
-        # nothing could even be decoded: fail closed (a broken anchor or DS RRset must
-        # never turn a zone insecure)
-        return Verdict.bogus(Problem.DS_MISMATCH, "no DS record could be decoded")
+def _unsupported_verdict(decoded: list[tuple[int, rd.DS]], policy: AlgorithmPolicy,
+                         malformed: bool) -> Verdict:
+    """No DS is usable: INSECURE only when every DS was read and none has an algorithm
+    and digest we implement (RFC 4035 s5.2). A DS that could not be read (malformed, or
+    past the DS-per-zone limit) might have been a usable one: fail closed (a broken
+    anchor or DS RRset never turns a zone insecure)."""
+    if not decoded or malformed:
+        return Verdict.bogus(Problem.DS_MISMATCH, "a DS record could not be decoded")
     if any(policy.supports_algorithm(ds.algorithm) for _, ds in decoded):
         types = sorted({ds.digest_type for _, ds in decoded})
         return Verdict.insecure(Problem.UNSUPPORTED_DIGEST, f"DS digest types {types}")
@@ -194,7 +197,8 @@ def match_ds(owner: Name, ds_rdatas: Sequence[bytes], dnskey_rdatas: Sequence[by
     usable = _usable_ds(decoded, policy, ignored)
     considered = min(len(ds_rdatas), limit)
     if not usable:
-        verdict = _unsupported_verdict(decoded, policy)
+        malformed = any(why in ("malformed", "over the DS-per-zone limit") for _, why in ignored)
+        verdict = _unsupported_verdict(decoded, policy, malformed)
         return DsMatch(verdict, considered=considered, ignored=tuple(ignored))
 
     keys = _decode_keys(dnskey_rdatas)

@@ -37,6 +37,7 @@ class Problem(Enum):
     SIG_LABELS_MISMATCH = (6, "RFC 4035 s5.3.1", "RRSIG labels field does not fit the owner")
     SIG_TTL_MISMATCH = (6, "RFC 4035 s5.3.1", "RRSIG fields do not match the RRset")
     SIG_NO_KEY = (9, "RFC 4035 s5.3.1", "no DNSKEY matches the RRSIG key tag and algorithm")
+    SIG_ALGORITHM_UNUSABLE = (10, "RFC 6840 s5.2", "no valid RRSIG by the zone's keys")
     KEY_NOT_ZONE_KEY = (11, "RFC 4035 s5.3.1", "DNSKEY lacks the zone key bit")
     KEY_REVOKED = (6, "RFC 5011 s2.1", "DNSKEY is revoked")
     DNSKEY_MISSING = (9, "RFC 4035 s5.2", "no DNSKEY matches the DS or trust anchor")
@@ -48,7 +49,8 @@ class Problem(Enum):
     BUDGET_EXCEEDED = (6, "SECURITY.md s1", "validation work limit reached")
     TOO_MANY_NSEC3 = (27, "SECURITY.md s1", "too many NSEC3 records")
     CHAIN_BROKEN = (6, "RFC 4035 s5", "chain of trust broken")
-    # insecure (not bogus)
+    # insecure (not bogus) - but only from a zone's DS/anchor set (the key entry); an
+    # RRSIG with an unsupported algorithm in a secure zone is no signature (bogus)
     UNSUPPORTED_ALGORITHM = (1, "RFC 4035 s5.2", "unsupported DNSKEY algorithm")
     UNSUPPORTED_DIGEST = (2, "RFC 4035 s5.2", "unsupported DS digest type")
     NSEC3_ITERATIONS = (27, "RFC 9276 s3.2", "NSEC3 iterations above the limit")

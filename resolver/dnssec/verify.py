@@ -9,6 +9,14 @@ RRSIG makes the RRset secure. The class check is structural: records and RRSIGs
 are grouped into an :class:`RRset` by (owner, type, class), so the RRSIGs of an
 RRset have its class.
 
+The keys given are authenticated, so the zone is secure: whether a zone is secure or
+insecure is decided once, from its DS set or trust anchor (see :mod:`.keys` and
+:func:`verify_dnskey_rrset`), never here. An RRSIG that claims an algorithm we do not
+implement, a key tag the zone does not have, or that fails any check is simply not a
+signature by the zone's keys: when no valid one remains the RRset is BOGUS (RFC 4035
+s5.3.1, RFC 6840 s5.2), never INSECURE - otherwise an attacker on the path downgrades
+any signed zone by relabelling its RRSIGs "algorithm 253".
+
 Work limits (SECURITY.md s0, s1): at most ``limits.sigs_per_rrset`` attempts per
 RRset, where an attempt is a verification or an RRSIG outside its validity window
 (as BIND counts them); at most ``limits.keys_per_tag`` keys tried for one RRSIG;
@@ -41,7 +49,7 @@ _HALF = 1 << 31
 
 # When no RRSIG verifies, the problem reported is the one that got furthest
 # through RFC 4035 s5.3.1 (the most specific); unsupported algorithms rank lowest
-# and alone make the RRset insecure.
+# (reported as SIG_ALGORITHM_UNUSABLE when nothing else was found).
 _RANK = {
     Problem.UNSUPPORTED_ALGORITHM: 0,
     Problem.SIG_SIGNER_MISMATCH: 1,
@@ -54,6 +62,8 @@ _RANK = {
     Problem.SIG_EXPIRED: 8,
     Problem.SIG_INVALID: 9,
 }
+# Failures whose detail names the zone's keys: the RRSIGs claim keys it does not have.
+_NAMES_KEYS = frozenset({Problem.SIG_ALGORITHM_UNUSABLE, Problem.SIG_NO_KEY})
 
 
 # --------------------------------------------------------------------------
@@ -134,6 +144,19 @@ class KeySet:
     def unusable(self, algorithm: int, tag: int) -> Problem | None:
         return self._unusable.get((algorithm, tag))
 
+    @property
+    def idents(self) -> tuple[tuple[int, int], ...]:
+        """(algorithm, key tag) of every usable key, sorted."""
+        return tuple(sorted(self._usable))
+
+    def describe(self) -> str:
+        """``algorithm 13`` / ``algorithms 8, 13``: what the usable keys use, for the
+        detail of a failure (traces name the keys themselves from :attr:`idents`)."""
+        algs = sorted({alg for alg, _ in self._usable})
+        if not algs:
+            return "no usable key"
+        return f"algorithm{'s' if len(algs) > 1 else ''} {', '.join(str(a) for a in algs)}"
+
     def __len__(self) -> int:
         return self._count
 
@@ -174,6 +197,7 @@ class RRsetResult:
     wildcard: bool = False
     closest_encloser: Name | None = None
     next_closer: Name | None = None
+    zone_keys: tuple[tuple[int, int], ...] = ()   # (algorithm, tag) usable, on failure
 
     @property
     def ok(self) -> bool:
@@ -324,19 +348,35 @@ class _Run:
             self.attempts.append(SigAttempt(tag, algorithm, Problem.SIG_INVALID))
 
     def _failure(self) -> Verdict:
+        """No RRSIG verified: always BOGUS (the zone's keys are authenticated, so its
+        data must be signed by them), with the most specific problem found."""
         problems = [a.problem for a in self.attempts if a.problem is not None]
         if not problems:
             return Verdict.bogus(Problem.SIG_MISSING, str(self.rrset.name))
         worst = max(problems, key=lambda p: _RANK.get(p, 0))
-        detail = f"{self.rrset.name}: " + ", ".join(
-            f"{a.key_tag}/{a.algorithm} {a.problem.text}" for a in self.attempts if a.problem)
         if worst is Problem.UNSUPPORTED_ALGORITHM:
-            return Verdict.insecure(worst, detail)
+            worst = Problem.SIG_ALGORITHM_UNUSABLE
+        failed = [(a, a.problem) for a in self.attempts if a.problem is not None]
+        if worst in _NAMES_KEYS:
+            # the RRSIGs point at keys the zone does not have: say what they claim and
+            # what the zone has ("RRSIG 4711 claims algorithm 253; the zone's keys are
+            # algorithm 13"); the owner is where the verdict is reported
+            claims = ", ".join(
+                f"RRSIG {a.key_tag} claims algorithm {a.algorithm}"
+                if problem is Problem.UNSUPPORTED_ALGORITHM
+                else f"RRSIG {a.key_tag}/{a.algorithm} {problem.text}"
+                for a, problem in failed[:2])
+            more = f" (+{len(failed) - 2} more)" if len(failed) > 2 else ""
+            detail = f"{claims}{more}; the zone's keys are {self.keys.describe()}"
+        else:
+            detail = f"{self.rrset.name}: " + ", ".join(
+                f"{a.key_tag}/{a.algorithm} {problem.text}" for a, problem in failed)
         return Verdict.bogus(worst, detail)
 
     def _result(self, verdict: Verdict) -> RRsetResult:
         return RRsetResult(verdict, self.rrset.ttl, attempts=tuple(self.attempts),
-                           work=self.work, verifications=self.verifications)
+                           work=self.work, verifications=self.verifications,
+                           zone_keys=() if verdict.ok else self.keys.idents)
 
     def _secure(self, sig: rd.RRSIG, key: ZoneKey) -> RRsetResult:
         owner = self.rrset.name
@@ -356,9 +396,10 @@ def verify_rrset(rrset: RRset, dnskeys: Sequence[bytes] | KeySet, zone: Name, no
 
     *dnskeys* are DNSKEY RDATAs (or a :class:`KeySet` built once for several
     RRsets); they must already be authenticated. *now* is seconds since the epoch.
-    SECURE when one RRSIG verifies; INSECURE / UNSUPPORTED_ALGORITHM when every
-    RRSIG uses an algorithm the policy does not support; otherwise BOGUS with the
-    most specific problem (no RRSIG: SIG_MISSING; a limit hit: BUDGET_EXCEEDED).
+    SECURE when one RRSIG verifies; otherwise BOGUS with the most specific problem
+    (no RRSIG: SIG_MISSING; only RRSIGs with algorithms we do not implement:
+    SIG_ALGORITHM_UNUSABLE; a limit hit: BUDGET_EXCEEDED). Never INSECURE: that is
+    decided from the zone's DS set or anchor before any of its keys are used.
     """
     keys = dnskeys if isinstance(dnskeys, KeySet) else KeySet(zone, dnskeys)
     return _Run(rrset, keys, zone, now, budget, policy).execute()
@@ -368,8 +409,14 @@ def verify_dnskey_rrset(dnskey_rrset: RRset, trusted: Sequence[bytes] | DsMatch,
                         budget: Budget, policy: AlgorithmPolicy = DEFAULT) -> RRsetResult:
     """Validate a zone's DNSKEY RRset with the keys a DS set or trust anchor
     authenticates (RFC 4035 s5.2): the RRset must be signed by one of *trusted*
-    (DNSKEY RDATAs, or the result of :func:`keys.match_ds`), and that key must be
-    a member of the RRset."""
+    (DNSKEY RDATAs, or the result of :func:`keys.match_ds`) whose algorithm we
+    implement, and that key must be a member of the RRset.
+
+    The zone is INSECURE here only when the trusted set itself holds no key with a
+    supported algorithm (an anchor we cannot use, RFC 4035 s5.2); what the DNSKEY
+    RRset or its RRSIGs claim never makes it insecure: a trusted key with a supported
+    algorithm missing from the RRset is BOGUS (DNSKEY_MISSING), and so is an RRSIG
+    "by algorithm 253" in place of the trusted key's."""
     zone = dnskey_rrset.name
     if isinstance(trusted, DsMatch):
         if not trusted.ok:
@@ -377,14 +424,18 @@ def verify_dnskey_rrset(dnskey_rrset: RRset, trusted: Sequence[bytes] | DsMatch,
         trusted_keys: Sequence[bytes] = trusted.keys
     else:
         trusted_keys = trusted
-    present = {bytes(k) for k in dnskey_rrset.rdatas}
-    keys = [bytes(k) for k in trusted_keys if bytes(k) in present]
-    if not keys:
-        return RRsetResult(Verdict.bogus(Problem.DNSKEY_MISSING, f"{zone}: trusted key not in "
-                                         "the DNSKEY RRset"), dnskey_rrset.ttl)
-    if not any(len(k) > 3 and policy.supports_algorithm(k[3]) for k in keys):
+    usable = [bytes(k) for k in trusted_keys if len(k) > 3 and policy.supports_algorithm(k[3])]
+    if not usable:
+        algs = sorted({k[3] for k in trusted_keys if len(k) > 3})
         return RRsetResult(Verdict.insecure(Problem.UNSUPPORTED_ALGORITHM,
-                                            f"{zone}: trusted keys use unsupported algorithms"),
+                                            f"{zone}: the trusted keys use only algorithms "
+                                            f"we do not implement ({algs})"),
+                           dnskey_rrset.ttl)
+    present = {bytes(k) for k in dnskey_rrset.rdatas}
+    keys = [k for k in usable if k in present]
+    if not keys:
+        return RRsetResult(Verdict.bogus(Problem.DNSKEY_MISSING, f"{zone}: no trusted key with "
+                                         "a supported algorithm is in the DNSKEY RRset"),
                            dnskey_rrset.ttl)
     result = verify_rrset(dnskey_rrset, KeySet(zone, keys), zone, now, budget, policy)
     if result.problem is Problem.SIG_NO_KEY:

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from ..cache.rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
 from ..config import IterLimits, Settings
 from ..counters import Counters
-from ..dnssec.nsec3 import hashed_owner, nsec3_hash
+from ..dnssec.budget import Budget
+from ..dnssec.nsec3 import HashBudgetExceeded, hashed_owner, nsec3_hash
 from ..dnssec.status import Verdict
 from ..wire import message as wm
 from ..wire import rdata as rd
@@ -357,6 +358,7 @@ class Iterator:
         of a referral: the validator may use it, once verified, instead of asking for
         the DS (Unbound does the same; its replay val_cnametooptin depends on it)."""
         hashes: dict[tuple[bytes, int, bytes], bytes] = {}
+        budget = Budget(self.settings.validation_limits)   # as one validation would have
         for proof in proofs:
             if not proof.rdatas or not proof.name.is_strict_subdomain(zone):
                 continue
@@ -366,7 +368,11 @@ class Iterator:
                 delegation: Name | None = proof.name
                 types = _nsec_types(proof.rdatas[0])
             elif proof.rtype == RRType.NSEC3:
-                delegation, types = self._nsec3_delegation(proof, zone, target, hashes)
+                try:
+                    delegation, types = self._nsec3_delegation(proof, zone, target, hashes,
+                                                               budget)
+                except HashBudgetExceeded:
+                    return
             else:
                 continue
             if delegation is not None and types is not None and RRType.NS in types \
@@ -375,11 +381,12 @@ class Iterator:
                                            [proof]), proof.ttl)
 
     def _nsec3_delegation(self, proof: RRset, zone: Name, target: Name,
-                          hashes: dict[tuple[bytes, int, bytes], bytes]
+                          hashes: dict[tuple[bytes, int, bytes], bytes], budget: Budget
                           ) -> tuple[Name | None, frozenset[int] | None]:
         """The name between *zone* and *target* whose hash the NSEC3 *proof* owns, with
         the NSEC3's types. Hashes only names on that path, and only for parameters the
-        validator would accept (RFC 9276), so a response cannot buy much hashing."""
+        validator would accept (RFC 9276), each hash taken from *budget* (the NSEC3 hash
+        budget of one query), so a response cannot buy much hashing."""
         owner_hash = hashed_owner(proof.name, zone)
         if owner_hash is None:
             return None, None
@@ -396,7 +403,7 @@ class Iterator:
             key = (name.key, value.iterations, value.salt)
             hashed = hashes.get(key)
             if hashed is None:
-                hashed = hashes[key] = nsec3_hash(name, value.salt, value.iterations)
+                hashed = hashes[key] = nsec3_hash(name, value.salt, value.iterations, budget)
             if hashed == owner_hash:
                 return name, frozenset(value.types)
         return None, None

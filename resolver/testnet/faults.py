@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
-from ..wire.message import RR
+from ..wire.message import RR, Message
+
+# A rewrite of the reply an attacker on the path would make: called with the query and
+# the reply (already filled from the zone) and changes the reply in place.
+Rewrite = Callable[[Message, Message], None]
 
 
 @dataclass(slots=True)
@@ -26,6 +31,7 @@ class Faults:
     poison_authority: list[RR] = field(default_factory=list)   # extra records
     poison_additional: list[RR] = field(default_factory=list)  # extra records
     formerr_edns: bool = False     # answer FORMERR to queries with EDNS (old servers)
+    rewrite: Rewrite | None = None  # tamper with the reply (forgery tests); runs last
 
     def any(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))

@@ -327,6 +327,8 @@ def _apply_content_faults(reply: Message, faults: Faults, query: Message) -> Non
         reply.question = [wm.Question(q.name.prepend(b"wrong"), q.qtype, q.qclass)]
     reply.authority = reply.authority + list(faults.poison_authority)
     reply.additional = reply.additional + list(faults.poison_additional)
+    if faults.rewrite is not None:
+        faults.rewrite(query, reply)
 
 
 def _is_nsec_or_sig(rr: RR) -> bool:

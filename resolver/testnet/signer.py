@@ -1,6 +1,6 @@
 """A zone signer for the test network (our own code on ``cryptography``).
 
-Signs an unsigned zone with KSK+ZSK or a CSK, algorithms 8, 10, 13, 14, 15, 16;
+Signs an unsigned zone with KSK+ZSK or a CSK, algorithms 5, 7, 8, 10, 13, 14, 15, 16;
 NSEC or NSEC3 (salt, iterations, opt-out); a validity window chosen by the caller;
 keys derived from a seed so tests can rebuild them. It can also break the result
 on purpose (:class:`Fault`). It never decides what is valid: ``zone-check`` does.
@@ -24,6 +24,7 @@ from ..wire.types import RRType
 from .signing_keys import SigningKey, generate
 
 UNKNOWN_ALGORITHM = 100
+PRIVATE_ALGORITHM = 253   # PRIVATEDNS (RFC 4034 A.1.1): no validator can support it
 
 
 class Fault(Enum):
@@ -37,6 +38,12 @@ class Fault(Enum):
     BAD_DS = "bad-ds"                # the DS for the parent does not match the key
     DS_UNSIGNED = "ds-unsigned"      # zone served unsigned, but a DS is published
     UNKNOWN_ALGORITHM = "unknown-algorithm"  # keys and RRSIGs relabelled algorithm 100
+    PRIVATE_ALGORITHM = "private-algorithm"  # keys and RRSIGs relabelled algorithm 253
+    # Not damage: the parent also publishes a DS of algorithm 253 for a key the zone
+    # does not have, next to the real one. A validator must validate with the real
+    # key's algorithm and not take the unsupported DS as a reason for "insecure"
+    # (RFC 6840 s5.11) nor accept RRSIGs that claim 253 (issue 13).
+    EXTRA_PRIVATE_DS = "extra-private-ds"
 
 
 @dataclass(slots=True)
@@ -82,7 +89,7 @@ def sign_zone(origin: Name, records: Iterable[RR], spec: SignSpec) -> SignedZone
         inception, expiration = spec.inception - 60 * _DAY, spec.inception - 30 * _DAY
     if Fault.NOT_YET_VALID in spec.faults:
         inception, expiration = spec.inception + 30 * _DAY, spec.expiration + 30 * _DAY
-    relabel = Fault.UNKNOWN_ALGORITHM in spec.faults
+    relabel = _relabel_to(spec.faults)
     soa_ttl = _soa_minimum(records, origin)
     dnskey_ttl = next((rr.ttl for rr in records if rr.rtype == RRType.SOA), 3600)
     dnskey_rdata = [_relabelled(k.dnskey_rdata(), relabel) for k in keys]
@@ -112,6 +119,10 @@ def sign_zone(origin: Name, records: Iterable[RR], spec: SignSpec) -> SignedZone
     if Fault.BAD_DS in spec.faults:
         ds_rdata = ds_rdata[:-1] + bytes((ds_rdata[-1] ^ 0x01,))
     ds = [RR(origin, RRType.DS, 1, dnskey_ttl, ds_rdata)]
+    if Fault.EXTRA_PRIVATE_DS in spec.faults:
+        absent = generate(spec.algorithm, seed + "/private-ds", ksk=True).dnskey_rdata()
+        ds.append(RR(origin, RRType.DS, 1, dnskey_ttl,
+                     make_ds(origin, _relabelled(absent, PRIVATE_ALGORITHM), 2)))
     return SignedZone(origin, signed, ds, keys, count)
 
 
@@ -124,8 +135,17 @@ def _soa_minimum(records: list[RR], origin: Name) -> int:
     raise ValueError(f"{origin}: no SOA")
 
 
-def _relabelled(dnskey: bytes, relabel: bool) -> bytes:
-    return dnskey[:3] + bytes((UNKNOWN_ALGORITHM,)) + dnskey[4:] if relabel else dnskey
+def _relabel_to(faults: frozenset[Fault]) -> int | None:
+    """The algorithm number the keys and RRSIGs must claim instead of the real one."""
+    if Fault.PRIVATE_ALGORITHM in faults:
+        return PRIVATE_ALGORITHM
+    if Fault.UNKNOWN_ALGORITHM in faults:
+        return UNKNOWN_ALGORITHM
+    return None
+
+
+def _relabelled(dnskey: bytes, relabel: int | None) -> bytes:
+    return dnskey[:3] + bytes((relabel,)) + dnskey[4:] if relabel is not None else dnskey
 
 
 def _damaged(faults: frozenset[Fault], rrset: RRset, origin: Name) -> bool:
@@ -138,13 +158,13 @@ def _damaged(faults: frozenset[Fault], rrset: RRset, origin: Name) -> bool:
 
 
 def _sign(rrset: RRset, key: SigningKey, origin: Name, inception: int, expiration: int,
-          relabel: bool) -> bytes:
-    algorithm = UNKNOWN_ALGORITHM if relabel else key.algorithm
+          relabel: int | None) -> bytes:
+    algorithm = key.algorithm if relabel is None else relabel
     tag = key_tag(_relabelled(key.dnskey_rdata(), relabel))
     header = rd.RRSIG(rrset.rtype, algorithm, rrset.name.label_count, rrset.ttl,
                       expiration & 0xFFFFFFFF, inception & 0xFFFFFFFF, tag, origin, b"")
     data = signed_data(rrset, header)
-    if relabel:  # sign what the real algorithm would, then claim another one
+    if relabel is not None:  # sign what the real algorithm would, then claim another one
         data = signed_data(rrset, rd.RRSIG(rrset.rtype, key.algorithm, header.labels,
                                            header.original_ttl, header.expiration,
                                            header.inception, key_tag(key.dnskey_rdata()),

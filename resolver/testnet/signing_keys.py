@@ -4,6 +4,9 @@ Keys are derived from a seed string so that tests can rebuild exactly the same
 keys: ECDSA and EdDSA private keys come straight from a hash of the seed; RSA
 primes are found by a seeded search with Miller-Rabin. Signatures are made with
 ``cryptography``.
+
+RSASHA1 (5) and RSASHA1-NSEC3-SHA1 (7) are here only so that the test network can
+serve a zone a validator must treat as insecure under RFC 9905 (SHA-1 signatures).
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-SUPPORTED = (8, 10, 13, 14, 15, 16)
+SUPPORTED = (5, 7, 8, 10, 13, 14, 15, 16)
+
+# The hash of each RSA algorithm (RFC 3110, RFC 5155 s2, RFC 5702).
+_RSA_HASHES: dict[int, type[hashes.HashAlgorithm]] = {
+    5: hashes.SHA1, 7: hashes.SHA1, 8: hashes.SHA256, 10: hashes.SHA512}
 
 _SMALL_PRIMES = [p for p in range(3, 2000) if all(p % q for q in range(2, int(p ** 0.5) + 1))]
 
@@ -128,8 +135,7 @@ class SigningKey:
         """The DNSSEC signature field over *data*."""
         priv = self.private
         if isinstance(priv, rsa.RSAPrivateKey):
-            digest = hashes.SHA256() if self.algorithm == 8 else hashes.SHA512()
-            return priv.sign(data, padding.PKCS1v15(), digest)
+            return priv.sign(data, padding.PKCS1v15(), _RSA_HASHES[self.algorithm]())
         if isinstance(priv, ec.EllipticCurvePrivateKey):
             size = 32 if self.algorithm == 13 else 48
             algo = hashes.SHA256() if self.algorithm == 13 else hashes.SHA384()
@@ -144,7 +150,7 @@ def generate(algorithm: int, seed: str, ksk: bool = False, rsa_bits: int = 2048)
     flags = 0x0101 if ksk else 0x0100
     stream = _Stream(f"{seed}/{algorithm}/{flags}")
     private: PrivateKey
-    if algorithm in (8, 10):
+    if algorithm in _RSA_HASHES:
         private = _rsa_key(rsa_bits, stream)
     elif algorithm == 13:
         n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

@@ -21,9 +21,9 @@ from ..dnssec.anchors import TrustAnchor, TrustAnchors
 from ..dnssec.budget import Budget, Limits
 from ..dnssec.denial import DenialKind, prove_denial
 from ..dnssec.keys import key_tag, match_ds
-from ..dnssec.nsec3 import nsec3_hash
-from ..dnssec.status import Problem, Reason, Security
-from ..dnssec.verify import KeySet, verify_dnskey_rrset, verify_rrset
+from ..dnssec.nsec3 import HashBudgetExceeded, hashed_owner, nsec3_hash
+from ..dnssec.status import Problem, Reason, Security, Verdict
+from ..dnssec.verify import KeySet, RRsetResult, verify_dnskey_rrset, verify_rrset
 from ..iterate.engine import IterResult, ResolveError
 from ..wire import rdata as rd
 from ..wire.name import Name
@@ -84,25 +84,28 @@ class KeyFinder:
         if found is None:
             return KeyEntry.insecure(zone, Problem.NO_ANCHOR, f"no trust anchor above {zone}")
         anchor_zone, anchors = found
+        epoch = self.cache.epoch    # the anchors may change while we await the network
         start, entry = self._cached_ancestor(zone, anchor_zone)
         if entry is None:
             entry = await self._prime(anchor_zone, anchors, fetch, budget, trace)
-            self._store(entry, budget)
+            self._store(entry, budget, epoch)
             start = anchor_zone
         elif trace.enabled:
             trace.add(str(entry.zone), _describe(entry))
         if not entry.secure or start == zone:
             return entry
-        return await self._walk(entry, zone, fetch, budget, trace)
+        return await self._walk(entry, zone, fetch, budget, trace, epoch)
 
-    def _store(self, entry: KeyEntry, budget: Budget) -> None:
+    def _store(self, entry: KeyEntry, budget: Budget, epoch: int) -> None:
         """Cache *entry*, unless it is bogus only because this query ran out of work:
         the per-query budget says nothing about the zone, and caching it would let one
-        expensive query (a long CNAME chain) make an innocent zone bogus for everyone."""
+        expensive query (a long CNAME chain) make an innocent zone bogus for everyone.
+        Nor when the key cache was cleared since *epoch* (new trust anchors): the
+        entry was worked out from the old ones."""
         if entry.security == Security.BOGUS and budget.exhausted:
             log.debug("not caching %s: the query's validation budget is spent", entry.zone)
             return
-        self.cache.put(entry)
+        self.cache.put(entry, epoch)
 
     def negative_anchor(self, zone: Name) -> NegativeAnchor | None:
         """The negative trust anchor in force at or above *zone*, if any (RFC 7646)."""
@@ -128,7 +131,11 @@ class KeyFinder:
     # ------------------------------------------------------------------ anchor
     async def _prime(self, zone: Name, anchors: tuple[TrustAnchor, ...], fetch: Fetch,
                      budget: Budget, trace: Trace) -> KeyEntry:
-        """The anchor zone's DNSKEY set, authenticated by the anchor (RFC 4035 s5.1)."""
+        """The anchor zone's DNSKEY set, authenticated by the anchor (RFC 4035 s5.1).
+
+        Anchors may be DS records, DNSKEY records or both: the zone is secure when
+        either form authenticates the DNSKEY set, insecure only when no anchor of
+        either form has an algorithm (and digest) we support, and bogus otherwise."""
         ds = [a.rdata for a in anchors if a.rtype == RRType.DS]
         keys = [a.rdata for a in anchors if a.rtype == RRType.DNSKEY]
         trace.add(str(zone), "trust anchor: " + ", ".join(
@@ -139,28 +146,35 @@ class KeyFinder:
             return KeyEntry.bogus(zone, Problem.DNSKEY_MISSING,
                                   f"{zone}: no DNSKEY set for the trust anchor")
         now = self.now()
+        failures: list[Verdict] = []
         if ds:
             match = match_ds(zone, ds, dnskey.rdatas, self.policy, self.limits)
-            if not match.ok and not keys:
+            if not match.ok:
                 trace.add(str(zone), f"no DNSKEY matches the anchor DS: "
                                      f"{verdict_text(match.verdict, detail=True)}")
-                return _entry_from_verdict(zone, match.verdict.security,
-                                           match.verdict.reason)
-            if match.ok:
+                failures.append(match.verdict)
+            else:
                 result = verify_dnskey_rrset(dnskey, match, now, budget, self.policy)
                 trace.add(str(zone), "DNSKEY " + ", ".join(_key(k) for k in match.keys) +
                           f" matches the anchor DS; DNSKEY set: {check_text(result)}")
                 if result.ok:
                     self._primed(zone, anchors)
                     return self._secure(zone, dnskey, result.ttl)
-                if not keys:
-                    return _entry_from_verdict(zone, result.security, result.verdict.reason)
-        result = verify_dnskey_rrset(dnskey, keys, now, budget, self.policy)
-        trace.add(str(zone), f"DNSKEY set against the anchor keys: {check_text(result)}")
-        if result.ok:
-            self._primed(zone, anchors)
-            return self._secure(zone, dnskey, result.ttl)
-        return _entry_from_verdict(zone, result.security, result.verdict.reason)
+                failures.append(result.verdict)
+        if keys:
+            result = verify_dnskey_rrset(dnskey, keys, now, budget, self.policy)
+            trace.add(str(zone), f"DNSKEY set against the anchor keys: {check_text(result)}")
+            if result.ok:
+                self._primed(zone, anchors)
+                return self._secure(zone, dnskey, result.ttl)
+            failures.append(result.verdict)
+        # insecure only when every form of anchor is unusable to us; one usable anchor
+        # that fails makes the zone bogus
+        bogus = [v for v in failures if v.security != Security.INSECURE]
+        if not failures:
+            return KeyEntry.bogus(zone, Problem.CHAIN_BROKEN, f"{zone}: no usable anchor")
+        verdict = bogus[0] if bogus else failures[0]
+        return _entry_from_verdict(zone, verdict.security, verdict.reason)
 
     def _primed(self, zone: Name, anchors: tuple[TrustAnchor, ...]) -> None:
         self.primed[zone.to_text()] = self.now()
@@ -174,7 +188,7 @@ class KeyFinder:
 
     # ------------------------------------------------------------------ walk
     async def _walk(self, entry: KeyEntry, zone: Name, fetch: Fetch, budget: Budget,
-                    trace: Trace) -> KeyEntry:
+                    trace: Trace, epoch: int) -> KeyEntry:
         cur = entry
         depth = len(cur.zone) + 1
         steps = 0
@@ -196,7 +210,7 @@ class KeyFinder:
             if nxt is None:        # not a zone cut: keep the current keys
                 depth += 1
                 continue
-            self._store(nxt, budget)
+            self._store(nxt, budget, epoch)
             if not nxt.secure:
                 return nxt
             cur = nxt
@@ -220,7 +234,11 @@ class KeyFinder:
             trace.add(str(zone), f"DS for {child}: " + ", ".join(
                 _ds_text(d) for d in ds.rdatas) + f"; {check_text(verdict)}")
             if not verdict.ok:
-                return _entry_from_verdict(child, verdict.security, verdict.verdict.reason)
+                reason = verdict.verdict.reason
+                if reason is not None:   # say whose signature failed: the parent's
+                    reason = Reason(reason.problem, f"the DS RRset signed by {zone}: "
+                                                    f"{reason.detail}")
+                return _entry_from_verdict(child, verdict.security, reason)
             return await self._child_keys(child, ds, fetch, budget, trace)
         if result.answer:   # a CNAME (or other data) at the name: not a zone cut
             trace.add(str(zone), f"{child} is an alias, not a zone cut")
@@ -240,10 +258,24 @@ class KeyFinder:
             trace.add(str(zone), f"DS denial for {child}: {crowded}")
             return KeyEntry.bogus(child, Problem.TOO_MANY_NSEC3, crowded)
         proofs = []
+        failed: list[RRsetResult] = []
         for rrset in result.proofs:
             check = verify_rrset(rrset, parent.keys, zone, self.now(), budget, self.policy)
             if check.ok:
                 proofs.append(rrset)
+            else:
+                failed.append(check)
+        if failed and not proofs:
+            # records were given, none is signed by the parent's keys: say why (a
+            # forged proof), rather than that no proof came
+            first = failed[0]
+            trace.add(str(zone), f"DS denial for {child}: the NSEC/NSEC3 records do not "
+                                 f"verify: {check_text(first)}")
+            reason = first.verdict.reason
+            detail = reason.detail if reason is not None else ""
+            return KeyEntry.bogus(child, reason.problem if reason is not None
+                                  else Problem.NSEC_BAD_PROOF,
+                                  f"the DS denial for {child} from {zone}: {detail}")
         if result.rcode == Rcode.NXDOMAIN:
             denial = prove_denial(DenialKind.NXDOMAIN, child, RRType.DS, zone, proofs,
                                   self.limits, budget, explain=trace.enabled)
@@ -273,34 +305,44 @@ class KeyFinder:
         if security == Security.INSECURE:
             trace.add(str(zone), f"{child} and below: {verdict_text(denial.verdict)}")
             return _entry_from_verdict(child, security, denial.verdict.reason)
-        if denial.kind == DenialKind.NODATA and self._delegation(child, zone, proofs):
+        if denial.kind == DenialKind.NODATA and self._delegation(child, zone, proofs, budget):
             trace.add(str(zone), f"{child} is delegated without DS: insecure below")
             return KeyEntry.insecure(child, Problem.NO_DS, f"{child} is delegated from "
                                                            f"{zone} without DS")
         trace.add(str(zone), f"{child} is not a zone cut: the keys of {zone} still apply")
         return None
 
-    def _delegation(self, child: Name, zone: Name, proofs: list[RRset]) -> bool:
-        """Whether the record that matched *child* shows the NS bit (a zone cut)."""
+    def _delegation(self, child: Name, zone: Name, proofs: list[RRset],
+                    budget: Budget) -> bool:
+        """Whether the record that matched *child* shows the NS bit (a zone cut).
+
+        *proofs* are verified records; the NSEC3 hash of *child* is taken only with
+        parameters a proof may use (SHA-1, iterations within the RFC 9276 limit) and
+        from the query's budget, so this check cannot cost more than the proof did."""
         for rrset in proofs:
             if rrset.rtype == RRType.NSEC and rrset.name == child:
                 value = rd.decode(RRType.NSEC, rrset.rdatas[0])
                 assert isinstance(value, rd.NSEC)
                 return RRType.NS in value.types
+        hashes: dict[tuple[int, bytes], bytes] = {}
         for rrset in proofs:
-            if rrset.rtype != RRType.NSEC3:
+            if rrset.rtype != RRType.NSEC3 or hashed_owner(rrset.name, zone) is None:
                 continue
-            value3 = rd.decode(RRType.NSEC3, rrset.rdatas[0])
+            try:
+                value3 = rd.decode(RRType.NSEC3, rrset.rdatas[0])
+            except rd.RdataError:
+                continue
             assert isinstance(value3, rd.NSEC3)
-            digest = nsec3_hash(child, value3.salt, value3.iterations)
-            label = rd.b32hex_encode(digest).encode("ascii")
-            for other in proofs:
-                if other.rtype == RRType.NSEC3 and other.name.labels[0].lower() == label \
-                        and other.name.parent() == zone:
-                    match = rd.decode(RRType.NSEC3, other.rdatas[0])
-                    assert isinstance(match, rd.NSEC3)
-                    return RRType.NS in match.types
-            return False
+            if value3.algorithm != 1 or value3.iterations > self.limits.nsec3_iterations:
+                continue
+            params = (value3.iterations, value3.salt)
+            if params not in hashes:
+                try:
+                    hashes[params] = nsec3_hash(child, value3.salt, value3.iterations, budget)
+                except HashBudgetExceeded:
+                    return False
+            if hashed_owner(rrset.name, zone) == hashes[params]:
+                return RRType.NS in value3.types
         return False
 
     async def _child_keys(self, child: Name, ds: RRset, fetch: Fetch, budget: Budget,

@@ -84,10 +84,15 @@ def verdict_text(verdict: Verdict, detail: bool = False) -> str:
 
 
 def check_text(result: RRsetResult) -> str:
-    """What the RRSIG check of one RRset found, naming the RRSIGs by key."""
+    """What the RRSIG check of one RRset found, naming the RRSIGs by key; a failure
+    whose RRSIGs point at keys the zone does not have names the zone's keys
+    (``RRSIG 4711 claims algorithm 253; the zone's keys are 6332/ECDSAP256: no valid
+    signature: bogus``)."""
     if result.ok:
         return f"RRSIG {key_text(result.key_tag, result.algorithm)} verified: secure"
-    failed = [f"RRSIG {key_text(a.key_tag, a.algorithm)} {a.problem.text}"
+    failed = [f"RRSIG {a.key_tag} claims algorithm {a.algorithm}"
+              if a.problem is Problem.UNSUPPORTED_ALGORITHM
+              else f"RRSIG {key_text(a.key_tag, a.algorithm)} {a.problem.text}"
               for a in result.attempts if a.problem is not None]
     problem = result.problem
     if problem is Problem.SIG_MISSING:
@@ -95,4 +100,9 @@ def check_text(result: RRsetResult) -> str:
     if not failed or problem is Problem.BUDGET_EXCEEDED:
         return verdict_text(result.verdict, detail=True)
     more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
-    return "; ".join(failed[:3]) + more + f": {result.security.label}"
+    keys = ""
+    if result.zone_keys and problem in (Problem.SIG_ALGORITHM_UNUSABLE, Problem.SIG_NO_KEY):
+        shown = ", ".join(key_text(tag, alg) for alg, tag in result.zone_keys[:4])
+        extra = f" and {len(result.zone_keys) - 4} more" if len(result.zone_keys) > 4 else ""
+        keys = f"; the zone's keys are {shown}{extra}: no valid signature"
+    return "; ".join(failed[:3]) + more + keys + f": {result.security.label}"

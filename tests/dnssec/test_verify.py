@@ -361,13 +361,16 @@ def test_interop_time_window_zones(zone: str, problem: Problem) -> None:
         assert result.verifications == 0
 
 
-def test_interop_unknown_algorithm_is_insecure() -> None:
+def test_interop_unknown_algorithm_rrsets_are_not_signatures() -> None:
+    """Given keys as if authenticated, RRSIGs of an algorithm we do not implement are no
+    signature: BOGUS (the zone is insecure only through its DS set, tested below with
+    test_interop_dnskey_rrsets), never INSECURE on the RRSIGs' word."""
     _, keys, sets = _zone_rrsets("unknown-alg.test")
     for policy in (DEFAULT, LEGACY):
         for rrset in sets:
             result = check(rrset, keys, "unknown-alg.test.", INTEROP_NOW, policy=policy)
-            assert result.security == Security.INSECURE
-            assert problem_of(result) == Problem.UNSUPPORTED_ALGORITHM
+            assert result.security == Security.BOGUS
+            assert problem_of(result) == Problem.SIG_ALGORITHM_UNUSABLE
             assert result.verifications == 0
 
 
@@ -592,17 +595,50 @@ def test_unusable_keys(flags: int, protocol: int, problem: Problem) -> None:
 
 
 def test_unsupported_algorithm_policy(private_keys: dict[int, PrivateKey]) -> None:
-    """RSASHA1 is unsupported by default (RFC 9905): insecure, never bogus."""
+    """RSASHA1 is unsupported by default (RFC 9905). A zone whose DS set lists only
+    RSASHA1 is insecure (match_ds says so); an RRset handed to verify_rrset with keys
+    deemed authenticated and only RSASHA1 RRSIGs has no valid signature: bogus."""
     private = private_keys[8]
     sha1 = Signer(name("example."), 5, private)
     rrset = sha1.signed(a_rrset())
     result = check(rrset, [sha1.dnskey])
     assert (result.security, problem_of(result)) == \
-        (Security.INSECURE, Problem.UNSUPPORTED_ALGORITHM)
+        (Security.BOGUS, Problem.SIG_ALGORITHM_UNUSABLE)
     assert result.verifications == 0
+    ds = make_ds(name("example."), sha1.dnskey, 2)
+    assert match_ds(name("example."), [ds], [sha1.dnskey]).verdict.security == \
+        Security.INSECURE
     assert check(rrset, [sha1.dnskey], policy=LEGACY).ok
     nsec3 = Signer(name("example."), 7, private)
     assert check(nsec3.signed(a_rrset()), [nsec3.dnskey], policy=LEGACY).ok
+
+
+def test_only_unknown_algorithm_rrsigs_is_bogus() -> None:
+    """Issue 13: an RRSIG that claims algorithm 253 over data of a zone whose keys are
+    authenticated is no signature; the detail names the claim and the zone's keys."""
+    signer = ed_signer()
+    rrset = a_rrset()
+    forged = bytearray(signer.sign(rrset))
+    forged[2] = 253
+    rrset.add_sig(bytes(forged))
+    result = check(rrset, [signer.dnskey])
+    assert (result.security, problem_of(result)) == \
+        (Security.BOGUS, Problem.SIG_ALGORITHM_UNUSABLE)
+    assert result.verdict.reason is not None
+    detail = result.verdict.reason.detail
+    assert detail == f"RRSIG {key_tag(signer.dnskey)} claims algorithm 253; the zone's " \
+                     "keys are algorithm 15"
+    assert result.zone_keys == ((15, key_tag(signer.dnskey)),)
+
+
+def test_unknown_algorithm_next_to_valid_is_secure() -> None:
+    signer = ed_signer()
+    rrset = a_rrset()
+    forged = bytearray(signer.sign(rrset))
+    forged[2] = 253
+    rrset.add_sig(bytes(forged))
+    rrset.add_sig(signer.sign(rrset))
+    assert check(rrset, [signer.dnskey]).ok
 
 
 def test_mixed_unsupported_and_failed_is_bogus() -> None:
@@ -778,6 +814,32 @@ def test_dnskey_rrset_unsupported_anchor(private_keys: dict[int, PrivateKey]) ->
     assert (result.security, result.problem) == (Security.INSECURE,
                                                  Problem.UNSUPPORTED_ALGORITHM)
     assert verify_dnskey_rrset(keys, [sha1.dnskey], NOW, Budget(), LEGACY).ok
+
+
+def test_dnskey_rrset_anchor_key_stripped_is_bogus(private_keys: dict[int, PrivateKey]) -> None:
+    """Anchors for a supported and an unsupported algorithm: an attacker who removes the
+    supported key from the DNSKEY RRset does not make the zone insecure."""
+    sha1 = Signer(name("example."), 5, private_keys[8])
+    ed = ed_signer()
+    keys = make_rrset("example.", RRType.DNSKEY, [sha1.dnskey])
+    sha1.signed(keys)
+    result = verify_dnskey_rrset(keys, [sha1.dnskey, ed.dnskey], NOW, Budget())
+    assert (result.security, result.problem) == (Security.BOGUS, Problem.DNSKEY_MISSING)
+
+
+def test_dnskey_rrset_signed_only_by_unknown_algorithm_is_bogus() -> None:
+    """The DS names a supported key; RRSIGs over the DNSKEY RRset claiming algorithm
+    253 count for nothing."""
+    ksk, _, keys = _dnskey_zone()
+    forged = bytearray(ksk.sign(keys))
+    forged[2] = 253
+    keys.add_sig(bytes(forged))
+    ds = make_ds(name("example."), ksk.dnskey, 2)
+    matched = match_ds(name("example."), [ds], keys.rdatas)
+    assert matched.ok
+    result = verify_dnskey_rrset(keys, matched, NOW, Budget())
+    assert (result.security, result.problem) == (Security.BOGUS,
+                                                 Problem.SIG_ALGORITHM_UNUSABLE)
 
 
 # --------------------------------------------------------------------------

@@ -23,7 +23,8 @@ import dns.rdatatype
 import pytest
 
 from resolver.testnet.faults import Faults
-from resolver.wire.message import RR
+from resolver.wire.message import RR, Message
+from resolver.wire.types import RRType
 from resolver.wire.zonefile import read_rr_line
 
 from . import record_nsd as R
@@ -254,6 +255,22 @@ def check_poison_additional(net: RunningNetwork, zone: str) -> None:
         assert poison in _lines(reply.additional)
 
 
+def relabel_rrsigs(query_msg: Message, reply: Message) -> None:
+    """A rewrite as a forger would make it: every RRSIG claims algorithm 253."""
+    del query_msg
+    for section in (reply.answer, reply.authority, reply.additional):
+        for rr in section:
+            if rr.rtype == RRType.RRSIG:
+                rr.rdata = rr.rdata[:2] + b"\xfd" + rr.rdata[3:]
+
+
+def check_rewrite(net: RunningNetwork, zone: str) -> None:
+    for reply in parsed(net.port, query("www." + zone)).values():
+        assert dns.rdatatype.A in types_in(reply.answer)
+        sigs = [sig for rs in reply.answer if rs.rdtype == dns.rdatatype.RRSIG for sig in rs]
+        assert sigs and all(int(sig.algorithm) == 253 for sig in sigs)
+
+
 def check_formerr_edns(net: RunningNetwork, zone: str) -> None:
     q = query("www." + zone)
     for reply in parsed(net.port, q).values():
@@ -280,6 +297,7 @@ FAULTS: dict[str, tuple[dict[str, object], Callable[[RunningNetwork, str], None]
     "poison_authority": ({"poison_authority": [POISON_AUTH]}, check_poison_authority),
     "poison_additional": ({"poison_additional": [POISON_ADD]}, check_poison_additional),
     "formerr_edns": ({"formerr_edns": True}, check_formerr_edns),
+    "rewrite": ({"rewrite": relabel_rrsigs}, check_rewrite),
 }
 
 

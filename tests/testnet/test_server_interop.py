@@ -130,6 +130,10 @@ def denial_security(kind: DenialKind, qname: Name, qtype: int, zone: str,
         assert not any(rs.rdtype == dns.rdatatype.RRSIG for rs in msg.authority)
         return info.trust.security, notes
     assert rrsets, f"no NSEC/NSEC3 in the authority section of {qname}"
+    if info.trust.security != Security.SECURE:
+        # keys that are not authenticated verify nothing: the zone's status is the
+        # denial's (an insecure zone's RRSIGs are not looked at, a bogus zone's fail)
+        return info.trust.security, notes
     budget = Budget()
     levels = [info.trust.security]
     for rs in rrsets:
