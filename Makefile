@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench venv clean demo conformance run
+.PHONY: test lint bench venv clean demo conformance run fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench.run
+
+# A long forgery-fuzzing campaign (issue 13): an attacker on the path tampers with
+# the signed test hierarchy's replies; the resolver must answer the genuine data,
+# secure, or SERVFAIL. The seed is printed; FORGERY_SEED=<seed> replays a run.
+FORGERY_CASES ?= 50000
+FORGERY_SECONDS ?= 1200
+fuzz: $(STAMP)
+	FORGERY_CASES=$(FORGERY_CASES) FORGERY_SECONDS=$(FORGERY_SECONDS) \
+		$(PY) -m pytest -s tests/validation/test_forgery_fuzz.py
 
 # Production mode: the real root (IANA hints and anchors, kept up to date by RFC 5011)
 # on 127.0.0.1 and ::1; needs internet access, and root for port 53 (or PORT=5353).

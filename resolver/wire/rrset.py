@@ -105,8 +105,9 @@ def _covered(sig: bytes) -> int:
 
 def group(records: Iterable[RR]) -> list[RRset]:
     """Group records into RRsets in order of first appearance; each RRSIG joins the
-    RRset of its owner and covered type. RRSIGs with no such RRset form an RRset of
-    type RRSIG (nothing is dropped)."""
+    RRset of its owner and covered type (and caps its TTL at the RRSIG's TTL and
+    Original TTL field). RRSIGs with no such RRset form an RRset of type RRSIG
+    (nothing is dropped)."""
     sets: dict[tuple[bytes, int, int], RRset] = {}
     order: list[RRset] = []
     orphans: list[RR] = []
@@ -134,4 +135,8 @@ def group(records: Iterable[RR]) -> list[RRset]:
             rs.ttl = min(rs.ttl, rr.ttl)
         else:
             rs.add_sig(rr.rdata)
+            # RFC 4035 s5.3.3: never longer than the RRSIG's own TTL nor the Original
+            # TTL it signed (a TTL raised on the path must not outlive the signature's)
+            original = int.from_bytes(rr.rdata[4:8], "big") if len(rr.rdata) >= 8 else 0
+            rs.ttl = min(rs.ttl, rr.ttl, original)
     return order
