@@ -53,11 +53,11 @@ class Answer:
         return out
 
     def final_rrset(self) -> RRset | None:
-        """The RRset of the question's type at the end of the CNAME chain, if any."""
-        for rrset in reversed(self.answer):
-            if rrset.rtype == self.qtype:
-                return rrset
-        return None
+        """The RRset of the question's type at the end of the CNAME chain, if any. Only
+        the last RRset can be: for a question of type DNAME the chain's own DNAMEs come
+        before it, and a chain that ends in a NODATA has none (RFC 6672 s2.3)."""
+        last = self.answer[-1] if self.answer else None
+        return last if last is not None and last.rtype == self.qtype else None
 
     def cname_chain(self) -> list[Name]:
         """CNAME targets followed, in order (DNAME-synthesised CNAMEs included)."""

@@ -45,6 +45,9 @@ COUNTER_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
     "validation_outcomes": ("Validation verdicts, by result and reason (EDE code).",
                             ("result", "ede")),
     "bogus_servfail": ("Bogus answers served as SERVFAIL.", ()),
+    "upstream_bogus": ("Bogus data from upstream asked again at other servers before "
+                       "a SERVFAIL: an answer, a denial, or the DS/DNSKEY sets of a key "
+                       "entry.", ("kind",)),
     "budget_cutoffs": ("Work cut off by a limit (KeyTrap and query limits).", ("limit",)),
 }
 HIST_HELP: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -36,6 +36,13 @@ from .local import LocalZones
 from .validate.autotrust import TrustAnchorManager, signal_qname
 from .validate.chain import KeyFinder, NegativeAnchor, final_rrset
 from .validate.keycache import KeyCache
+from .validate.refetch import (
+    ANSWER_RETRIES,
+    QueryFetch,
+    answer_retry,
+    known_servers,
+    same_data,
+)
 from .validate.trace import OFF, Trace
 from .validate.validator import Outcome, Validator
 from .wire.name import Name
@@ -300,17 +307,52 @@ class Resolver:
                 Problem.INDETERMINATE, "validation is switched off")), cd)
         budget = Budget(self.settings.validation_limits)
 
-        async def fetch(name: Name, rtype: int) -> IterResult:
-            return await self.iterator.resolve(name, rtype, state, validating=True)
-
+        fetch = QueryFetch(self.iterator, state, self.counters)
         outcome = await self.validator.validate(qname, qtype, result, fetch, budget, trace)
+        if not cd:
+            result, outcome = await self._ask_again(qname, qtype, result, outcome, fetch,
+                                                    budget, trace)
         if epoch == self._epoch:   # else judged (partly) under anchors no longer in force
-            self._remember(qname, qtype, result, outcome, budget)
+            self._remember(qname, qtype, result, outcome, budget, cd)
         answer = self._answer(qname, qtype, result, outcome, cd)
         until = self._negative_anchor_until(outcome)
         if until is not None:   # not cached past the end of the negative trust anchor
             answer.ttl = max(0, min(answer.ttl, int(until - self.finder.now())))
         return answer
+
+    async def _ask_again(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
+                         fetch: QueryFetch, budget: Budget,
+                         trace: Trace) -> tuple[IterResult, Outcome]:
+        """Before a bogus answer becomes a SERVFAIL, fetch what was bogus again
+        (skipping the cache, the servers that gave it asked last) and validate anew, at
+        most ANSWER_RETRIES times (resolver/validate/refetch.py says which data and
+        why). One stale secondary or one forged packet must not fail a name."""
+        for _ in range(ANSWER_RETRIES):
+            if budget.exhausted:
+                break
+            plan = answer_retry(qname, qtype, result, outcome, self.keys)
+            if plan is None:
+                break
+            fetch.answer_again(plan)
+            trace.add("", f"bogus ({outcome.reason}): asking again, other servers first")
+            try:
+                again = await self.iterator.resolve(qname, qtype, fetch.state)
+            except ResolveError as exc:
+                log.debug("asking again for %s/%d: %s", qname, qtype, exc.text)
+                break
+            if same_data(again, result):
+                # the same records, so the same verdict (not validated again); when the
+                # bogus copy came from the cache, its server unknown, the next round
+                # asks the other servers (the one that just gave it is now known)
+                cached = not known_servers(result)
+                result = again
+                if cached and known_servers(again):
+                    continue
+                break
+            result = again
+            outcome = await self.validator.validate(qname, qtype, result, fetch, budget,
+                                                    trace)
+        return result, outcome
 
     def _failure(self, qname: Name, qtype: int, exc: ResolveError, state: QueryState) -> Answer:
         self.stats.servfail += 1
@@ -332,7 +374,7 @@ class Resolver:
         return answer
 
     def _remember(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
-                  budget: Budget) -> None:
+                  budget: Budget, cd: bool = False) -> None:
         """Write the verdicts back into the caches (cached data keeps its status).
 
         Each verdict goes onto the records it was reached on: the cache compares the
@@ -344,13 +386,16 @@ class Resolver:
         resting on a negative trust anchor (they must end when the anchor expires, so
         the data is validated again each time, which is cheap), and bogus verdicts of a
         query that ran out of validation budget (one expensive query, such as a long
-        CNAME chain, must not make its RRsets bogus for everyone)."""
+        CNAME chain, must not make its RRsets bogus for everyone); nor bogus verdicts
+        of a CD=1 query, which does not ask again: its data stays unchecked (as in
+        Unbound), so that a CD=0 query finding it bogus fetches it anew before
+        answering SERVFAIL."""
         bogus_ttl = self.settings.bogus_ttl
         for index, part in enumerate(outcome.parts):
             reason = part.verdict.reason
             if reason is not None and reason.problem == Problem.NEGATIVE_ANCHOR:
                 continue
-            if part.verdict.security == Security.BOGUS and budget.exhausted:
+            if part.verdict.security == Security.BOGUS and (budget.exhausted or cd):
                 continue
             if index < len(result.answer):
                 if index < len(result.verdicts) and result.verdicts[index] is not None:
@@ -405,7 +450,12 @@ class Resolver:
             answer.rcode = Rcode.SERVFAIL
             answer.ttl = self.settings.bogus_ttl
             return answer
-        answer.answer = list(result.answer)
+        # RFC 4035 s5.3.3: a validated RRset lives no longer than its signature does
+        answer.answer = [
+            rrset.with_ttl(part.ttl) if part.ttl is not None and part.ttl < rrset.ttl
+            and part.verdict.security == Security.SECURE else rrset
+            for rrset, part in zip(result.answer, outcome.parts, strict=False)
+        ] + list(result.answer[len(outcome.parts):])
         negative = result.soa is not None or (result.rcode == Rcode.NXDOMAIN) or (
             bool(result.proofs) and not any(r.rtype == qtype for r in result.answer))
         if result.soa is not None:

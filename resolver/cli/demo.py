@@ -1,6 +1,6 @@
 """``demo``: a short tour on the test network, with no internet.
 
-Starts the signed ``zones/`` hierarchy on 127.0.0.21-26, the resolver on a free
+Starts the signed ``zones/`` hierarchy on 127.0.0.21-27, the resolver on a free
 loopback port, asks a few questions that show secure, insecure and bogus answers,
 prints them readably, and stops everything."""
 
@@ -68,7 +68,7 @@ async def _demo() -> int:
     server = DnsServer(resolver, settings)
     await server.start()
     host, port = server.bound[0]
-    print(f"test network: {len(network.zones)} zones on 127.0.0.21-26 port {network.port}")
+    print(f"test network: {len(network.zones)} zones on 127.0.0.21-27 port {network.port}")
     print(f"resolver: {host}:{port}, trust anchor {paths['ds']}")
     client = NetTransport()
     failures = 0

@@ -38,6 +38,9 @@ from .transport import Server, SpoofSuspected, Transport, UpstreamError, Upstrea
 
 log = logging.getLogger(__name__)
 
+# a marker in the per-step set of NS name keys tried (no wire name starts above 63)
+_CHILD_SIDE = b"\xff"
+
 
 class ResolveError(Exception):
     """Resolution failed; carries the EDE to send with the SERVFAIL."""
@@ -62,6 +65,24 @@ class QueryState:
     upstream: int = 0
     nx_ns: int = 0
     events: list[str] = field(default_factory=list)
+    # asked again after a bogus answer (issue 14, resolver/retry.py): addresses of
+    # servers that gave bogus data, asked last; (name key, type) whose next look-up
+    # skips the cache, once
+    avoid: set[str] = field(default_factory=set)
+    fresh: set[tuple[bytes, int]] = field(default_factory=set)
+    last_server: str | None = None     # the server that gave the last usable reply
+    # zones whose delegation was asked of the parent again (Iterator._other_side)
+    parent_asked: set[bytes] = field(default_factory=set)
+
+    def take_fresh(self, name: Name, qtype: int) -> bool:
+        """Whether this look-up of *name* must go to the network (its cached data,
+        or the CNAME there, was found bogus); true once per pair marked."""
+        if not self.fresh:
+            return False
+        keys = {(name.key, qtype), (name.key, RRType.CNAME)}
+        found = bool(keys & self.fresh)
+        self.fresh -= keys
+        return found
 
     def spend(self, now: float) -> None:
         self.upstream += 1
@@ -100,11 +121,22 @@ class IterResult:
     ede: list[tuple[int, str]] = field(default_factory=list)
     verdicts: list[Verdict | None] = field(default_factory=list)  # cached, parallel to answer
     neg_verdict: Verdict | None = None                            # cached verdict of a denial
+    # the server address each answer RRset came from (None: the cache), and the denial's
+    servers: list[str | None] = field(default_factory=list)
+    neg_server: str | None = None
 
-    def add(self, rrset: RRset, zone: Name | None, verdict: Verdict | None = None) -> None:
+    def add(self, rrset: RRset, zone: Name | None, verdict: Verdict | None = None,
+            server: str | None = None) -> None:
+        # a chain may pass the same DNAME twice (a CNAME leading back below it): the
+        # answer carries that RRset once (each synthesized CNAME still follows); any
+        # other RRset met again would be a loop, which Iterator.resolve stops
+        if rrset.rtype == RRType.DNAME and any(
+                rs.rtype == RRType.DNAME and rs.name == rrset.name for rs in self.answer):
+            return
         self.answer.append(rrset)
         self.zones.append(zone)
         self.verdicts.append(verdict)
+        self.servers.append(server)
 
 
 @dataclass(slots=True)
@@ -113,6 +145,7 @@ class Delegation:
     ns: list[Name]
     addrs: dict[Name, list[str]]
     from_hints: bool = False
+    parent_side: bool = False   # taken from a referral just now (not from the cache)
 
 
 def _add_proofs(result: IterResult, proofs: list[RRset]) -> None:
@@ -169,7 +202,10 @@ class Iterator:
         result = IterResult()
         current = qname
         for _ in range(self.limits.cname_chain + 1):
-            hit, target = self._from_cache(current, qtype, result, validating)
+            if state.take_fresh(current, qtype):   # asked again after a bogus answer
+                hit, target = False, None
+            else:
+                hit, target = self._from_cache(current, qtype, result, validating)
             if not hit:
                 target = await self._iterate(current, qtype, state, depth, result)
             # every link counts, also several from one packet or from the cache
@@ -199,10 +235,10 @@ class Iterator:
                 result.add(cname.rrset.with_ttl(cname.ttl(now)), cname.zone, _verdict(cname))
                 _add_proofs(result, list(cname.proofs))
                 return True, Name(cname.rrset.rdatas[0])
-        if qtype != RRType.DNAME:
-            target = self._dname_from_cache(name, now, result)
-            if target is not None:   # for a CNAME question the synthesis is the answer
-                return True, None if qtype == RRType.CNAME else target
+        # a DNAME strictly above *name* redirects every type, DNAME included (RFC 6672 s2.3)
+        found, target = self._dname_from_cache(name, now, result)
+        if found:   # for a CNAME question the synthesis is the answer
+            return True, None if qtype == RRType.CNAME else target
         neg = self.negative.get(name, qtype)
         # referral proofs lack the SOA: only the validator uses them (for DS)
         if neg is not None and (neg.soa is not None or (
@@ -211,9 +247,12 @@ class Iterator:
             return True, None
         return False, None
 
-    def _dname_from_cache(self, name: Name, now: float, result: IterResult) -> Name | None:
+    def _dname_from_cache(self, name: Name, now: float,
+                          result: IterResult) -> tuple[bool, Name | None]:
         """A cached DNAME above *name*: add it and the CNAME it implies (synthesized
-        CNAMEs are never cached themselves, RFC 6672 s3.4), return the target."""
+        CNAMEs are never cached themselves, RFC 6672 s3.4). Returns (found, the target);
+        a substitution too long for a name is the YXDOMAIN the servers would send, with
+        the DNAME and no target (RFC 6672 s2.2)."""
         for depth in range(len(name) - 1, 0, -1):
             # peek: these look-ups mostly miss and must not skew the cache statistics
             found = self.rrsets.store.peek((name.ancestor(depth).key, RRType.DNAME))
@@ -223,14 +262,15 @@ class Iterator:
             if entry.rank < Rank.ANSWER or not entry.rrset.rdatas:
                 continue
             dname = entry.rrset.with_ttl(entry.ttl(now))
+            result.add(dname, entry.zone, _verdict(entry))
             try:
                 synth = synthesize_cname(dname, name)
             except NameError_:
-                return None    # YXDOMAIN: let the servers say so
-            result.add(dname, entry.zone, _verdict(entry))
+                result.rcode = Rcode.YXDOMAIN
+                return True, None
             result.add(synth, entry.zone)
-            return Name(synth.rdatas[0])
-        return None
+            return True, Name(synth.rdatas[0])
+        return False, None
 
     def _negative_result(self, result: IterResult, neg: NegEntry, now: float) -> None:
         ttl = neg.ttl(now)
@@ -259,8 +299,23 @@ class Iterator:
                 while ask != name and self._known_no_cut(ask):
                     min_steps += 1
                     ask = name.ancestor(len(dp.zone) + 1 + min_steps)
+                # RFC 9156 s2.1: A hides the client's type and is what broken servers
+                # and middleboxes handle best (NS is allowed; Unbound also sends A)
                 ask_type = qtype if ask == name else RRType.A
-            cls = await self._ask_zone(dp, ask, ask_type, state, depth, per_name)
+            try:
+                cls = await self._ask_zone(dp, ask, ask_type, state, depth, per_name)
+            except LimitExceeded:
+                raise
+            except ResolveError as exc:
+                if ask == name:
+                    raise
+                # every server failed the minimised question (SERVFAIL, REFUSED,
+                # FORMERR, NOTIMP, silence): some mishandle names or types they do not
+                # expect, so ask them the full name before giving up (RFC 9156)
+                log.debug("minimised %s %s failed (%s): asking %s in full",
+                          ask, ask_type, exc.text, name)
+                minimise = False
+                continue
             if cls.kind == Kind.REFERRAL:
                 assert cls.referral is not None
                 referrals += 1
@@ -278,7 +333,7 @@ class Iterator:
                 else:
                     minimise = False
                 continue
-            return self._take_answer(cls, dp.zone, name, qtype, result)
+            return self._take_answer(cls, dp.zone, name, qtype, result, state.last_server)
 
     def _known_no_cut(self, name: Name) -> bool:
         until = self._no_cut.get(name.key)
@@ -311,10 +366,12 @@ class Iterator:
             neg = NegEntry(ns.name, RRType.DS, Rcode.NOERROR, parent, None,
                            list(cls.proofs))
             self.negative.put(neg, min(p.ttl for p in cls.proofs))
-        return self._delegation_from_cache(ns.name, ns)
+        dp = self._delegation_from_cache(ns.name, ns)
+        dp.parent_side = True
+        return dp
 
     def _take_answer(self, cls: Classified, zone: Name, name: Name, qtype: int,
-                     result: IterResult) -> Name | None:
+                     result: IterResult, server: str | None = None) -> Name | None:
         rank = Rank.AUTH_ANSWER if cls.aa else Rank.ANSWER
         taken = cls.chain + cls.answer if cls.kind == Kind.ANSWER else cls.chain
         previous: RRset | None = None
@@ -325,7 +382,7 @@ class Iterator:
                 # so that answers from the cache carry it too (RFC 4035 s3.1.3.3)
                 proofs = tuple(cls.proofs) if cls.proofs and rrset.from_wildcard() else ()
                 self.rrsets.put(rrset, rank, zone=zone, proofs=proofs)
-            result.add(rrset, zone)
+            result.add(rrset, zone, server=server)
             previous = rrset
         if cls.kind == Kind.ANSWER:
             _add_proofs(result, cls.proofs)   # wildcard proofs travel with the answer
@@ -345,6 +402,7 @@ class Iterator:
             result.soa = cls.soa
             _add_proofs(result, cls.proofs)
             result.neg_zone = cls.soa.name if cls.soa is not None else zone
+            result.neg_server = server
             self._cache_negative(cls, final, qtype, result.neg_zone)
             return None
         if cls.kind == Kind.YXDOMAIN:
@@ -493,7 +551,8 @@ class Iterator:
 
     async def _more_addresses(self, dp: Delegation, state: QueryState, depth: int,
                               tried_names: set[bytes]) -> bool:
-        """Resolve the address of one more NS name (glueless delegation)."""
+        """Resolve the address of one more NS name (glueless delegation); with none
+        left, turn to the other side of the zone cut (:meth:`_other_side`)."""
         if depth >= self.limits.dependency_depth:
             raise ResolveError(f"name server lookups nested deeper than "
                                f"{self.limits.dependency_depth}", ede=22)
@@ -502,7 +561,7 @@ class Iterator:
                 continue
             tried_names.add(ns.key)
             if ns.is_subdomain(dp.zone):
-                continue  # needs glue we were not given: cannot resolve through itself
+                continue  # needs glue: cannot resolve through itself (see _other_side)
             found: list[str] = []
             types = [RRType.A] + ([RRType.AAAA] if self.settings.ipv6_upstream else [])
             for rtype in types:
@@ -522,7 +581,83 @@ class Iterator:
             if state.nx_ns > self.limits.nxns_failures:
                 raise LimitExceeded(f"more than {self.limits.nxns_failures} name server "
                                     "address lookups failed")
-        return False
+        return await self._other_side(dp, state, depth, tried_names)
+
+    async def _other_side(self, dp: Delegation, state: QueryState, depth: int,
+                          tried_names: set[bytes]) -> bool:
+        """Add the servers of the other side of the zone cut to *dp* when every
+        server of *dp* failed or has no address: the child's own NS set (cached from
+        an authoritative answer) behind a referral, once per step; the parent's NS set
+        and glue behind a cached NS RRset, once per zone and client query. The parent
+        side also refreshes glue that expired while the NS RRset is still cached: an
+        in-zone name server cannot be looked up through its own zone, so without this
+        one dead server left would fail the zone until the NS RRset expires."""
+        before = len(self._servers(dp))
+        entry = self.rrsets.get(dp.zone, RRType.NS)
+        child_side = entry is not None and entry.rank >= Rank.ANSWER
+        if dp.parent_side and child_side and _CHILD_SIDE not in tried_names:
+            tried_names.add(_CHILD_SIDE)
+            assert entry is not None
+            self._merge(dp, self._delegation_from_cache(dp.zone, entry.rrset))
+            if len(self._servers(dp)) > before or self._unresolved(dp, tried_names):
+                return True
+        if dp.parent_side or dp.from_hints or dp.zone.is_root() \
+                or dp.zone.key in state.parent_asked:
+            return False
+        # the parent can only tell more than the cache when the cached set is the
+        # child's own or lacks the address of an in-zone name (its glue)
+        stale_glue = any(ns.is_subdomain(dp.zone) and not dp.addrs.get(ns) for ns in dp.ns)
+        if not (child_side or stale_glue):
+            return False
+        state.parent_asked.add(dp.zone.key)
+        parent = await self._parent_delegation(dp.zone, state, depth)
+        if parent is None:
+            return False
+        self._merge(dp, parent)
+        return len(self._servers(dp)) > before or self._unresolved(dp, tried_names)
+
+    def _merge(self, dp: Delegation, other: Delegation) -> None:
+        """Add the names and addresses of *other* (the same zone) to *dp*."""
+        for ns in other.ns:
+            if ns not in dp.addrs and len(dp.ns) < 2 * self.limits.ns_per_delegation:
+                dp.ns.append(ns)
+                dp.addrs[ns] = []
+            if ns in dp.addrs:
+                dp.addrs[ns] = list(dict.fromkeys(dp.addrs[ns] + other.addrs.get(ns, [])))
+
+    def _unresolved(self, dp: Delegation, tried_names: set[bytes]) -> bool:
+        """Whether *dp* has a name server name without address still to look up."""
+        return any(ns.key not in tried_names and not dp.addrs.get(ns)
+                   and not ns.is_subdomain(dp.zone) for ns in dp.ns)
+
+    async def _parent_delegation(self, zone: Name, state: QueryState,
+                                 depth: int) -> Delegation | None:
+        """The delegation of *zone* as its parent serves it (NS and glue), asked anew
+        from the closest cached zone cut above it, following referrals down. Its glue
+        is used even where the cache keeps a higher-ranked (child-side) copy."""
+        dp = self._find_delegation(zone, RRType.DS)
+        quota = NameQuota(zone, self.limits.queries_per_name)
+        for _ in range(len(zone)):
+            try:
+                cls = await self._ask_zone(dp, zone, RRType.NS, state, depth + 1, quota)
+            except LimitExceeded:
+                raise
+            except ResolveError as exc:
+                log.debug("no delegation of %s from %s: %s", zone, dp.zone, exc.text)
+                return None
+            ref = cls.referral
+            if cls.kind != Kind.REFERRAL or ref is None:
+                return None
+            below = self._take_referral(cls, dp.zone)
+            if ref.name == zone:
+                for glue in cls.glue:
+                    if glue.name in below.addrs:
+                        below.addrs[glue.name] = list(dict.fromkeys(
+                            below.addrs[glue.name]
+                            + [_address_text(d) for d in glue.rdatas]))
+                return below
+            dp = below
+        return None
 
     # ------------------------------------------------------------------ talking
     async def _ask_zone(self, dp: Delegation, qname: Name, qtype: int, state: QueryState,
@@ -554,7 +689,10 @@ class Iterator:
                     timed_out.clear()
                     continue
                 break
-            server = self.infra.order(candidates, zone_key, now)[0]
+            # servers that gave this query bogus data are asked only when no other is
+            # left (a one-off forgery may well be answered right the second time)
+            preferred = [s for s in candidates if s[0] not in state.avoid]
+            server = self.infra.order(preferred or candidates, zone_key, now)[0]
             tried.add(server)
             try:
                 reply = await self._exchange(server, qname, qtype, state, per_name)
@@ -575,6 +713,7 @@ class Iterator:
                 if cls.kind == Kind.LAME:
                     self.infra.mark_lame(server, zone_key, self.now())
                 continue
+            state.last_server = server[0]
             return cls
         raise ResolveError(f"no usable answer from the servers of {dp.zone}: {last_error}",
                            ede=22 if "name server" in last_error else 23)

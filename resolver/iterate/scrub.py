@@ -92,7 +92,9 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
     inside the delegated zone (test profiles; SECURITY.md s2 re-resolves it)."""
     rcode = msg.rcode
     aa = bool(msg.flags & AA)
-    if rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN):
+    # YXDOMAIN is an answer when a DNAME substitution overflowed (RFC 6672 s2.2): the
+    # chain below checks that one did, with our own synthesis
+    if rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN, Rcode.YXDOMAIN):
         kind = Kind.LAME if rcode == Rcode.REFUSED else Kind.ERROR
         return Classified(kind, rcode, aa)
     answer_sets = group(msg.answer)
@@ -115,8 +117,9 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
                 return _chain_cut(out, cur)   # a loop: the iterator stops it
             visited.add(cur.key)
         # a DNAME above *cur* occludes whatever the server put at *cur* (its copy of
-        # the synthesized CNAME included): the DNAME decides (RFC 6672 s2.3)
-        dname = _dname_for(answer, cur, zone) if qtype != RRType.DNAME else None
+        # the synthesized CNAME included): the DNAME decides (RFC 6672 s2.3), for a
+        # question of type DNAME too; only a DNAME at *cur* itself does not redirect it
+        dname = _dname_for(answer, cur, zone)
         if dname is None:
             if qtype == RRType.ANY:
                 final = [rs for rs in answer if rs.name == cur and rs.rtype != RRType.RRSIG]
@@ -152,6 +155,8 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
                     break
                 continue
         break
+    if rcode == Rcode.YXDOMAIN:    # no DNAME in the chain overflowed: a server error
+        return Classified(Kind.ERROR, rcode, aa)
     out.final_name = cur
     out.answer = final
     soa = next((rs for rs in authority if rs.rtype == RRType.SOA and cur.is_subdomain(rs.name)),
@@ -177,9 +182,14 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
                            and rs.name == ns.name), None)
             out.glue = _glue(msg, ns, limits, zone if sibling_glue else ns.name)
             return out
-        if not aa:
-            out.kind = Kind.LAME   # an upward or sideways referral
+        if not aa or ns.name != zone:
+            out.kind = Kind.LAME   # an upward or sideways referral (AA set or not)
             return out
+    if soa is None and not out.chain and _foreign_ns(msg, zone):
+        # NS records of a zone above (or of another branch) and no SOA: a referral
+        # upward, never a NODATA, which carries no such NS (RFC 2308 s2.2)
+        out.kind = Kind.LAME
+        return out
     # without a SOA: a chain is followed from its target (there is no negative
     # evidence about the target); NSEC/NSEC3 records make a NODATA, nothing a lame reply
     if soa is None and (out.chain or (not aa and not out.proofs)):
@@ -188,6 +198,13 @@ def classify(msg: Message, zone: Name, qname: Name, qtype: int,
     out.soa = soa
     out.kind = Kind.NODATA
     return out
+
+
+def _foreign_ns(msg: Message, zone: Name) -> bool:
+    """Whether the AUTHORITY section of *msg* has NS records owned outside *zone*
+    (the scrubber drops them, so they are looked for in the raw section)."""
+    return any(rr.rtype == RRType.NS and not rr.name.is_subdomain(zone)
+               for rr in msg.authority)
 
 
 def _late_sigs(rrsets: list[RRset], later: list[RR]) -> None:

@@ -25,8 +25,9 @@ def build_response(query: Message, answer: Answer, *, max_size: int | None,
     resp.set_flag(RA)
     if answer.aa:
         resp.set_flag(AA)
+    # a YXDOMAIN is an answer too: the DNAME whose substitution overflowed (RFC 6672 s2.2)
     if (answer.security == Security.SECURE and (dnssec or query.flags & AD)
-            and answer.rcode in (Rcode.NOERROR, Rcode.NXDOMAIN)):
+            and answer.rcode in (Rcode.NOERROR, Rcode.NXDOMAIN, Rcode.YXDOMAIN)):
         resp.set_flag(AD)
     resp.set_rcode(answer.rcode)
     resp.answer = answer.records(answer.answer, dnssec)

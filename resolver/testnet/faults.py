@@ -28,6 +28,7 @@ class Faults:
     always_tc: bool = False        # set TC on every UDP answer, with no records
     strip_rrsig: bool = False      # remove RRSIGs from answers
     strip_nsec: bool = False       # remove NSEC and NSEC3 (and their RRSIGs)
+    corrupt_rrsig: bool = False    # flip a bit in every RRSIG's signature (a bad secondary)
     poison_authority: list[RR] = field(default_factory=list)   # extra records
     poison_additional: list[RR] = field(default_factory=list)  # extra records
     formerr_edns: bool = False     # answer FORMERR to queries with EDNS (old servers)

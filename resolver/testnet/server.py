@@ -322,6 +322,10 @@ def _apply_content_faults(reply: Message, faults: Faults, query: Message) -> Non
         reply.additional = [rr for rr in reply.additional if rr.rtype != RRType.RRSIG]
     if faults.strip_nsec:
         reply.authority = [rr for rr in reply.authority if not _is_nsec_or_sig(rr)]
+    if faults.corrupt_rrsig:   # new records: the zone's own are never touched
+        reply.answer, reply.authority, reply.additional = (
+            [_corrupted(rr) for rr in section]
+            for section in (reply.answer, reply.authority, reply.additional))
     if faults.wrong_question and reply.question:
         q = reply.question[0]
         reply.question = [wm.Question(q.name.prepend(b"wrong"), q.qtype, q.qclass)]
@@ -329,6 +333,19 @@ def _apply_content_faults(reply: Message, faults: Faults, query: Message) -> Non
     reply.additional = reply.additional + list(faults.poison_additional)
     if faults.rewrite is not None:
         faults.rewrite(query, reply)
+
+
+def corrupt_signature(rdata: bytes) -> bytes:
+    """RRSIG RDATA with the last bit of its signature flipped: well-formed, still
+    naming the right key and algorithm, but no longer verifying (what a secondary
+    with damaged or stale signatures serves)."""
+    return rdata[:-1] + bytes((rdata[-1] ^ 1,)) if rdata else rdata
+
+
+def _corrupted(rr: RR) -> RR:
+    if rr.rtype != RRType.RRSIG:
+        return rr
+    return RR(rr.name, rr.rtype, rr.rclass, rr.ttl, corrupt_signature(rr.rdata))
 
 
 def _is_nsec_or_sig(rr: RR) -> bool:

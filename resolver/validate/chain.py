@@ -15,6 +15,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Protocol, runtime_checkable
 
 from ..dnssec.algorithms import AlgorithmPolicy
 from ..dnssec.anchors import TrustAnchor, TrustAnchors
@@ -35,6 +37,30 @@ from .trace import Trace, check_text, ds_text, key_text, verdict_text
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[Name, int], Awaitable[IterResult]]
+
+# A key entry that comes out bogus is worked out again at most this often, with what
+# it fetched asked anew (other servers first), before the bogus entry is cached
+# (issue 14: one bad secondary must not make a zone fail; Unbound too restarts a
+# query a bounded number of times, with the servers that gave bogus data blacklisted).
+KEY_RETRIES = 2
+
+
+@runtime_checkable
+class Refetch(Protocol):
+    """A :data:`Fetch` that can ask again elsewhere (resolver/validate/refetch.py).
+    Plain fetch functions (tests, tools) work too; their bogus entries are final."""
+
+    async def __call__(self, name: Name, rtype: int) -> IterResult: ...
+
+    def mark(self) -> int:
+        """A position in the record of what was fetched."""
+        ...
+
+    async def again_since(self, mark: int, reason: Reason | None = None) -> bool:
+        """Fetch what was fetched since *mark* anew, skipping the cache and asking
+        the servers that gave it last; False when working the entry out again is
+        pointless (nothing new came, or *reason* is a work limit)."""
+        ...
 
 _MAX_WALK = 40   # labels walked below an anchor for one zone
 
@@ -87,7 +113,11 @@ class KeyFinder:
         epoch = self.cache.epoch    # the anchors may change while we await the network
         start, entry = self._cached_ancestor(zone, anchor_zone)
         if entry is None:
-            entry = await self._prime(anchor_zone, anchors, fetch, budget, trace)
+            primed = await self._retrying(
+                partial(self._prime, anchor_zone, anchors, fetch, budget, trace),
+                anchor_zone, fetch, budget, trace)
+            assert primed is not None
+            entry = primed
             self._store(entry, budget, epoch)
             start = anchor_zone
         elif trace.enabled:
@@ -95,6 +125,29 @@ class KeyFinder:
         if not entry.secure or start == zone:
             return entry
         return await self._walk(entry, zone, fetch, budget, trace, epoch)
+
+    async def _retrying(self, work: Callable[[], Awaitable[KeyEntry | None]], zone: Name,
+                        fetch: Fetch, budget: Budget, trace: Trace) -> KeyEntry | None:
+        """Run *work* (priming an anchor, or one step of the walk: DS and DNSKEY of
+        *zone*); while it ends bogus, run it again, at most KEY_RETRIES times, with the
+        DS and DNSKEY sets it fetched asked anew at other servers (a stale or forged
+        copy from one server must not make the zone bogus for everyone). Not when the
+        query's budget is spent: the verdict is then about the query, not the data."""
+        if not isinstance(fetch, Refetch):
+            return await work()
+        mark = fetch.mark()
+        entry = await work()
+        for _ in range(KEY_RETRIES):
+            if entry is None or entry.security != Security.BOGUS or budget.exhausted:
+                break
+            if not await fetch.again_since(mark, entry.reason):
+                break
+            trace.add(str(zone), f"bogus ({entry.reason}): asking again, other servers "
+                                 f"first")
+            log.debug("bogus keys for %s (%s): asking again", zone, entry.reason)
+            mark = fetch.mark()
+            entry = await work()
+        return entry
 
     def _store(self, entry: KeyEntry, budget: Budget, epoch: int) -> None:
         """Cache *entry*, unless it is bogus only because this query ran out of work:
@@ -127,6 +180,16 @@ class KeyFinder:
                 return name, entry
             depth -= 1
         return anchor_zone, None
+
+    def secure_above(self, name: Name, floor: KeyEntry) -> KeyEntry:
+        """The deepest cached secure key entry strictly above *name*, no higher than
+        *floor* (a secure entry above it), else *floor*: the signed zone a failed
+        search for a zone cut at *name* started from, for saying where data is."""
+        for depth in range(len(name) - 1, len(floor.zone), -1):
+            entry = self.cache.get(name.ancestor(depth))
+            if entry is not None and entry.secure:
+                return entry
+        return floor
 
     # ------------------------------------------------------------------ anchor
     async def _prime(self, zone: Name, anchors: tuple[TrustAnchor, ...], fetch: Fetch,
@@ -206,7 +269,8 @@ class KeyFinder:
                     return cur
                 depth += 1
                 continue
-            nxt = await self._step(cur, child, fetch, budget, trace)
+            nxt = await self._retrying(partial(self._step, cur, child, fetch, budget, trace),
+                                       child, fetch, budget, trace)
             if nxt is None:        # not a zone cut: keep the current keys
                 depth += 1
                 continue

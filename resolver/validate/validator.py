@@ -74,7 +74,6 @@ class Validator:
     async def validate(self, qname: Name, qtype: int, result: IterResult, fetch: Fetch,
                        budget: Budget, trace: Trace) -> Outcome:
         parts: list[Part] = []
-        previous: Part | None = None
         for index, rrset in enumerate(result.answer):
             cached = result.verdicts[index] if index < len(result.verdicts) else None
             if cached is not None:
@@ -91,16 +90,15 @@ class Validator:
                 if trace.enabled:
                     trace.add(str(zone or ""), f"{_what(rrset)}: RRSIG records are not "
                                                f"signed themselves; not validated")
-            elif previous is not None and _synthesized(rrset, result.answer[index - 1]):
-                part = Part(previous.verdict, previous.zone)
+            elif (source := _synthesized_from(rrset, result.answer[:index])) is not None:
+                part = Part(parts[source].verdict, parts[source].zone)
                 if trace.enabled:
-                    trace.add(str(previous.zone or ""), f"{_what(rrset)}: synthesized from "
-                                                        f"the DNAME: {verdict_text(part.verdict)}")
+                    trace.add(str(part.zone or ""), f"{_what(rrset)}: synthesized from "
+                                                    f"the DNAME: {verdict_text(part.verdict)}")
             else:
                 zone = result.zones[index] if index < len(result.zones) else None
                 part = await self._rrset(rrset, zone, result, fetch, budget, trace)
             parts.append(part)
-            previous = part
             await asyncio.sleep(0)   # let other queries run between RRsets
         final_type = result.answer[-1].rtype if result.answer else None
         negative = result.rcode == Rcode.NXDOMAIN or (
@@ -132,19 +130,7 @@ class Validator:
     async def _rrset(self, rrset: RRset, zone_hint: Name | None, result: IterResult,
                      fetch: Fetch, budget: Budget, trace: Trace) -> Part:
         if not rrset.sigs:
-            what = _what(rrset)
-            hint = zone_hint if zone_hint is not None and rrset.name.is_subdomain(zone_hint) \
-                else rrset.name
-            entry = await self.finder.keys_for(hint, fetch, budget, trace)
-            if entry.secure:
-                verdict = Verdict.bogus(Problem.SIG_MISSING, f"{what}: no RRSIG, but "
-                                        f"{entry.zone} is signed")
-                trace.add(str(entry.zone), f"{what}: no RRSIG, but the zone is signed: bogus")
-            else:
-                verdict = Verdict(entry.security, entry.reason)
-                trace.add(str(entry.zone), f"{what}: unsigned, in a zone that is "
-                                           f"{verdict_text(verdict)}")
-            return Part(verdict, entry.zone)
+            return await self._unsigned(rrset, zone_hint, fetch, budget, trace)
         signer = _signer(rrset)
         if signer is None or not rrset.name.is_subdomain(signer):
             what = _what(rrset)
@@ -186,6 +172,54 @@ class Validator:
                                             f"{_what(rrset)}: {denial.verdict.reason}")
                 return Part(verdict, signer, checked.ttl)
         return Part(checked.verdict, signer, checked.ttl)
+
+    async def _unsigned(self, rrset: RRset, zone_hint: Name | None, fetch: Fetch,
+                        budget: Budget, trace: Trace) -> Part:
+        """The verdict on an RRset without RRSIGs: insecure only if a zone cut proven to
+        have no DS lies between a trust anchor and its owner, bogus otherwise.
+
+        The zone of the server that answered (*zone_hint*) is not where to stop looking:
+        a server that hosts a signed parent and its unsigned child answers for the child
+        directly, without a referral, so the cut is below that zone (RFC 4035 s5.2, RFC
+        6840 s4.4; Unbound looks for keys down to the query name when the answer has no
+        signer). So below a signed zone the key finder walks every label down to the
+        owner and asks for its DS; a name is stepped over only on a denial signed by the
+        keys above it, and it is a cut without DS only on such a denial showing the
+        delegation. A forged unsigned answer, whatever owner it names, thus stays bogus
+        under a signed zone. Only unsigned data pays for this walk (signed data names
+        its zone), and the key cache keeps the cuts found. DS lives on the parent side
+        of its owner: an unsigned DS set is judged from there."""
+        what = _what(rrset)
+        owner = rrset.name
+        if rrset.rtype == RRType.DS and not owner.is_root():
+            owner = owner.parent()
+        start = zone_hint if zone_hint is not None and owner.is_subdomain(zone_hint) else owner
+        entry = await self.finder.keys_for(start, fetch, budget, trace)
+        signed = entry
+        if entry.secure and start != owner and owner.is_strict_subdomain(entry.zone):
+            entry = await self.finder.keys_for(owner, fetch, budget, trace)
+            if trace.enabled and entry.zone.is_strict_subdomain(signed.zone):
+                trace.add(str(entry.zone), f"{what}: answered by the servers of {start}, "
+                                           f"but in the zone {entry.zone} below it")
+        if entry.security == Security.BOGUS and entry is not signed:
+            # the search for a cut below a signed zone failed (a DS denial that does not
+            # verify, a DS look-up that failed): the data is still unsigned in there
+            signed = self.finder.secure_above(entry.zone, signed)
+            verdict = Verdict.bogus(Problem.SIG_MISSING, f"{what}: no RRSIG, but "
+                                    f"{signed.zone} is signed and no zone cut without DS "
+                                    f"is proven below it ({entry.reason})")
+            trace.add(str(signed.zone), f"{what}: no RRSIG, and no insecure zone cut "
+                                        f"proven below {signed.zone}: bogus")
+            return Part(verdict, signed.zone)
+        if entry.secure:
+            verdict = Verdict.bogus(Problem.SIG_MISSING, f"{what}: no RRSIG, but "
+                                    f"{entry.zone} is signed")
+            trace.add(str(entry.zone), f"{what}: no RRSIG, but the zone is signed: bogus")
+        else:
+            verdict = Verdict(entry.security, entry.reason)
+            trace.add(str(entry.zone), f"{what}: unsigned, in a zone that is "
+                                       f"{verdict_text(verdict)}")
+        return Part(verdict, entry.zone)
 
     def _check(self, rrset: RRset, keys: KeySet, zone: Name, budget: Budget) -> RRsetResult:
         """verify_rrset, remembering secure results: the same SOA and NSEC/NSEC3
@@ -240,9 +274,11 @@ class Validator:
             return Part(Verdict.bogus(Problem.NSEC_MISSING,
                                       f"{what}: neither SOA nor NSEC/NSEC3"), zone)
         if soa is not None and not soa.sigs:
+            # the cut was looked for at the SOA owner: say which signed zone it is in
             what = _denial_what(nx, name, qtype)
-            trace.add(str(zone), f"{what}: no signed SOA: bogus")
-            return Part(Verdict.bogus(Problem.NSEC_MISSING, f"{what}: no signed SOA"), zone)
+            trace.add(str(entry.zone), f"{what}: no signed SOA: bogus")
+            return Part(Verdict.bogus(Problem.NSEC_MISSING, f"{what}: no signed SOA"),
+                        entry.zone)
         ttl: int | None = None
         if soa is not None:   # the proof is the NSEC/NSEC3; a SOA sent must verify
             checked = self._check(soa, entry.keys, zone, budget)
@@ -295,20 +331,28 @@ def _signer(rrset: RRset) -> Name | None:
     return None
 
 
-def _synthesized(rrset: RRset, before: RRset) -> bool:
-    """Whether *rrset* is the unsigned CNAME the DNAME *before* implies (RFC 6672 s2.2):
-    it then shares the DNAME's verdict. Its target must be exactly the substitution,
-    or an unsigned CNAME could ride on a signed DNAME to any name."""
-    if not (rrset.rtype == RRType.CNAME and not rrset.sigs and before.rtype == RRType.DNAME
-            and rrset.name.is_strict_subdomain(before.name)
-            and len(rrset.rdatas) == 1 and before.rdatas):
-        return False
-    try:
-        prefix = rrset.name.relativize_to(before.name)
-        target = Name.from_labels(list(prefix) + list(Name(before.rdatas[0]).labels))
-        return Name(rrset.rdatas[0]) == target
-    except (NameError_, ValueError):
-        return False
+def _synthesized_from(rrset: RRset, before: list[RRset]) -> int | None:
+    """The index in *before* of the DNAME that implies *rrset*, when *rrset* is an
+    unsigned CNAME synthesized from it (RFC 6672 s2.2): it then shares the DNAME's
+    verdict. Usually the DNAME is right before it; a chain that passes the same DNAME
+    again carries the DNAME once (IterResult.add), further back. Its target must be
+    exactly the substitution, or an unsigned CNAME could ride on a signed DNAME to any
+    name."""
+    if not (rrset.rtype == RRType.CNAME and not rrset.sigs and len(rrset.rdatas) == 1):
+        return None
+    for index in range(len(before) - 1, -1, -1):
+        dname = before[index]
+        if not (dname.rtype == RRType.DNAME and dname.rdatas
+                and rrset.name.is_strict_subdomain(dname.name)):
+            continue
+        try:
+            prefix = rrset.name.relativize_to(dname.name)
+            target = Name.from_labels(list(prefix) + list(Name(dname.rdatas[0]).labels))
+            if Name(rrset.rdatas[0]) == target:
+                return index
+        except (NameError_, ValueError):
+            continue
+    return None
 
 
 def _conclude(outcome: Outcome, trace: Trace) -> None:

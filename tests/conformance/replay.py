@@ -6,6 +6,12 @@ client queries go to :meth:`DnsServer.answer` (after the answer-cache fast path 
 client would hit), so the replies checked are exactly what a client would get. Time
 is a fake clock started at ``val-override-date`` and moved by TIME_PASSES.
 
+The resolver runs with the scenario's own settings (:func:`run_settings`): QNAME
+minimisation and IPv6 as the config block says or as the dialect's software
+defaults to, the root stub as root hints or else the hints built into the resolver,
+non-root stubs as delegations in its cache, raw client packets sent as they are.
+Each result says which settings it ran with.
+
 Every CHECK_ANSWER is judged by two comparators (FORMAT.md s2.8):
 
 * ``semantic`` (decides pass/fail): rcode, opcode, header flags QR AA TC RD RA AD CD,
@@ -24,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
+import os
 import secrets
 import sys
 import tempfile
@@ -38,6 +46,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from resolver.cache.messages import query_key
+from resolver.cache.rrsets import Rank
 from resolver.config import Settings
 from resolver.dnssec.anchors import TrustAnchor, TrustAnchors
 from resolver.dnssec.budget import Limits
@@ -54,6 +63,7 @@ from resolver.wire import message as wm
 from resolver.wire import rdata as rd
 from resolver.wire.message import RR, Edns, FormError, Message, Question
 from resolver.wire.name import Name
+from resolver.wire.rrset import RRset
 from resolver.wire.types import (
     DO,
     FLAG_NAMES,
@@ -70,6 +80,7 @@ from tests.conformance.rpl import (
     RplError,
     Scenario,
     Step,
+    Zone,
     parse_file,
 )
 
@@ -104,6 +115,31 @@ class Verdict:
             self.reason = reason
 
 
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """The settings a scenario ran with, each with where it came from, so that a
+    result measures the resolver under the scenario's configuration and says so."""
+
+    qmin: bool
+    qmin_from: str              # "config", "Unbound default", "run option", "QMIN", "default"
+    ipv6: bool
+    ipv6_from: str              # "config" or "default"
+    root_addresses: tuple[str, ...]   # the root stub's; empty: the built-in hints
+    stubs: tuple[Zone, ...] = ()      # stub zones below the root
+
+    @property
+    def builtin_hints(self) -> bool:
+        return not self.root_addresses
+
+    def text(self) -> str:
+        hints = "built-in" if self.builtin_hints else "stub " + " ".join(self.root_addresses)
+        parts = [f"qmin {'on' if self.qmin else 'off'} ({self.qmin_from})",
+                 f"IPv6 {'on' if self.ipv6 else 'off'} ({self.ipv6_from})",
+                 f"root hints {hints}"]
+        parts += [f"stub {zone.name}" for zone in self.stubs]
+        return ", ".join(parts)
+
+
 @dataclass(slots=True)
 class Result:
     name: str
@@ -114,6 +150,7 @@ class Result:
     seconds: float = 0.0
     error: str | None = None       # the replay itself broke (unreadable file, crash)
     log: list[str] = field(default_factory=list)
+    settings: RunSettings | None = None     # None: the replay never got to run
 
     @property
     def passed(self) -> bool:
@@ -173,7 +210,24 @@ def servfail_reply(query: Message) -> Message:
     return msg
 
 
+def reply_wire(entry: Entry, query: Message, dialect: str) -> bytes:
+    """The octets a scripted server sends. A raw packet (Deckard RAW, Unbound
+    HEX_ANSWER) goes out as written, malformed or not, with only the query's ID put in
+    for ``raw_id``/``copy_id``: such entries exist to test what the resolver does with
+    packets a builder would never produce."""
+    if entry.raw is None:
+        return adjusted_reply(entry, query, dialect).to_wire()
+    if ("raw_id" in entry.adjust or "copy_id" in entry.adjust) and len(entry.raw) >= 2:
+        return query.id.to_bytes(2, "big") + entry.raw[2:]
+    return entry.raw
+
+
 def client_query(entry: Entry, dialect: str) -> bytes:
+    """The client's packet: a raw one as written (its ID included, so that malformed
+    or odd queries reach the server unchanged), else built from the entry with ID 0
+    (testbound) or a random ID (Deckard)."""
+    if entry.raw is not None:
+        return entry.raw
     msg = entry_message(entry, dialect)
     msg.id = 0 if dialect == UNBOUND else secrets.randbelow(0x10000)
     return msg.to_wire()
@@ -561,15 +615,14 @@ class RangeTransport:
                 self.log.append(record)
                 self.unmatched.append(record)
                 raise UpstreamTimeout(f"no scripted answer from {address}")
-            reply = servfail_reply(query)
+            wire = servfail_reply(query).to_wire()
             self.log.append(Exchange(self.moment, address, question, tcp,
                                      "SERVFAIL (no matching entry)"))
         else:
             self.fired.add(id(entry))
-            reply = adjusted_reply(entry, query, self.dialect)
+            wire = reply_wire(entry, query, self.dialect)
             self.log.append(Exchange(self.moment, address, question, tcp,
                                      f"line {entry.line}"))
-        wire = reply.to_wire()
         try:
             parsed = wm.parse(wire)
         except FormError as exc:
@@ -616,12 +669,73 @@ def _signature_window(scenario: Scenario) -> float | None:
     return float((start + end) // 2)
 
 
-def profile(scenario: Scenario, hints: Path) -> Settings:
-    """The issue-6 test profile: qmin off, IPv4 only, no prefetch (the resolver has
-    none) and no RFC 8145 signalling (86 of the 92 Unbound scenarios switch it off, and
-    none scripts an answer to a _ta- query), the stub address as root hint, NSEC3
-    iterations up to 150, legacy algorithms, loopback upstreams allowed."""
-    settings = Settings(root_hints=hints, qname_minimisation=False, ipv6_upstream=False,
+_TRUE = ("yes", "on", "true", "1")
+_FALSE = ("no", "off", "false", "0")
+
+
+def _env_qmin() -> bool | None:
+    """Deckard's QMIN environment variable (``true``/``false``), when set."""
+    value = os.environ.get("QMIN", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def run_settings(scenario: Scenario, open_qmin: bool | None = None) -> RunSettings:
+    """The settings the scenario asks for (FORMAT.md s2.2, s2.3).
+
+    * QNAME minimisation: ``qname-minimisation`` / ``query-minimization`` when the file
+      sets it. Otherwise Unbound files get Unbound's default (on); Deckard files,
+      meant to pass both ways, take *open_qmin* (the run's choice), else the QMIN
+      environment variable as Deckard does, else on (the resolver's own default).
+    * IPv6: ``do-ip6`` when set, else on (the default of Unbound and of Deckard).
+    * Root hints: the root stub's addresses; a file without a root stub runs with
+      the hints built into the resolver. Stubs below the root are kept apart.
+
+    Raises RplError for a configuration the resolver cannot take: forwarding (it has
+    no forwarder mode) or a stub without addresses.
+    """
+    config = scenario.config
+    path = str(scenario.path)
+    if config.forwards:
+        raise RplError(path, 1, "forward-zone/forward-addr: the resolver has no forwarder mode")
+    if config.qname_minimisation is not None:
+        qmin, qmin_from = config.qname_minimisation, "config"
+    elif scenario.dialect == UNBOUND:
+        qmin, qmin_from = True, "Unbound default"
+    elif open_qmin is not None:
+        qmin, qmin_from = open_qmin, "run option"
+    elif (env := _env_qmin()) is not None:
+        qmin, qmin_from = env, "QMIN"
+    else:
+        qmin, qmin_from = True, "default"
+    ipv6_text = config.option("do-ip6")
+    if ipv6_text is None:
+        ipv6, ipv6_from = True, "default"
+    elif ipv6_text.lower() in _TRUE + _FALSE:
+        ipv6, ipv6_from = ipv6_text.lower() in _TRUE, "config"
+    else:
+        raise RplError(path, 1, f"do-ip6: {ipv6_text!r} is neither yes nor no")
+    root = config.root_stub
+    stubs = tuple(z for z in config.stubs if not z.name.is_root())
+    for zone in stubs:
+        if not zone.addresses:
+            raise RplError(path, 1, f"stub-zone {zone.name} has no stub-addr")
+    return RunSettings(qmin, qmin_from, ipv6, ipv6_from,
+                       tuple(root.addresses) if root is not None else (), stubs)
+
+
+def profile(scenario: Scenario, hints: Path | None, run: RunSettings) -> Settings:
+    """The resolver's settings for a scenario: its own QNAME minimisation and IPv6
+    (*run*), *hints* as root hints (None: the built-in ones); then what every
+    scenario needs: no RFC 8145 signalling (86 of the 92 Unbound scenarios switch it
+    off, and none scripts an answer to a _ta- query), NSEC3 iterations up to 150,
+    legacy algorithms, loopback upstreams allowed (Deckard's servers live on
+    127.0.0.x). The resolver has no prefetch to turn off."""
+    settings = Settings(root_hints=hints, qname_minimisation=run.qmin,
+                        ipv6_upstream=run.ipv6,
                         legacy_algorithms=True, allow_loopback_upstream=True,
                         trust_anchor_signaling=False,
                         validation_limits=Limits(nsec3_iterations=150))
@@ -640,22 +754,37 @@ def profile(scenario: Scenario, hints: Path) -> Settings:
     return settings
 
 
-def _hints_text(scenario: Scenario) -> str:
-    """The root hints: the root stub's addresses. A file whose only stub is below the
-    root (val_nodata_failwc, val_nx_failwc) gets that stub's addresses as root hints:
-    the resolver has no stub zones, and this sends the same queries to the same
-    server (the stub zone's server is then trusted for the whole tree)."""
-    root = scenario.config.root_stub
-    addresses = root.addresses if root is not None else []
-    if not addresses and len(scenario.config.stubs) == 1:
-        addresses = scenario.config.stubs[0].addresses
-    if not addresses:
-        raise RplError(str(scenario.path), 1, "no root stub address")
+def _hints_text(scenario: Scenario, run: RunSettings) -> str | None:
+    """Root hints in named.root form for the root stub's addresses (NS name from
+    Deckard's ``stub-name``); None when the scenario has no root stub, so that the
+    resolver uses its built-in hints as it would out of the box."""
+    if run.builtin_hints:
+        return None
     ns = scenario.config.stub_name
     lines = [f". 3600000 IN NS {ns}"]
-    for addr in addresses:
+    for addr in run.root_addresses:
         lines.append(f"{ns} 3600000 IN {'AAAA' if ':' in addr else 'A'} {addr}")
     return "\n".join(lines) + "\n"
+
+
+def seed_stub(resolver: Resolver, zone: Zone) -> None:
+    """A stub zone below the root (``stub-zone: name: sub.example.com``): the resolver
+    has no stub zones, so put the delegation they configure into its cache, as a
+    referral would, NS at referral rank with the stub addresses as glue (for as long
+    as the cache keeps anything, max-ttl). Resolution below the zone then starts at
+    those addresses, and anything above it (the zone's DS, say) is looked up from the
+    root down as for a stub. The NS names are made up inside the zone: a stub-addr
+    has none, and referral-rank data is never given to clients."""
+    ttl = resolver.settings.max_ttl
+    names: list[Name] = []
+    for index, addr in enumerate(zone.addresses):
+        host = Name.from_text(f"stub-addr-{index}.{zone.name}")
+        ip = ipaddress.ip_address(addr)
+        rtype = RRType.AAAA if ip.version == 6 else RRType.A
+        resolver.rrsets.put(RRset(host, rtype, 1, ttl, [ip.packed]), Rank.ADDITIONAL, ttl=ttl)
+        names.append(host)
+    resolver.rrsets.put(RRset(zone.name, RRType.NS, 1, ttl, [n.wire for n in names]),
+                        Rank.AUTHORITY, ttl=ttl)
 
 
 def _anchors(scenario: Scenario) -> TrustAnchors:
@@ -679,7 +808,8 @@ class ClientReply:
 
 
 class Replayer:
-    def __init__(self, scenario: Scenario, workdir: Path) -> None:
+    def __init__(self, scenario: Scenario, workdir: Path,
+                 open_qmin: bool | None = None) -> None:
         self.scenario = scenario
         self.dialect = scenario.dialect
         config = scenario.config
@@ -692,9 +822,13 @@ class Replayer:
                 start = validation
         self.clock = Clock(start)
         self.validation_start = validation
-        hints = workdir / "root.hints"
-        hints.write_text(_hints_text(scenario), encoding="utf-8")
-        self.settings = profile(scenario, hints)
+        self.run_settings = run_settings(scenario, open_qmin)
+        text = _hints_text(scenario, self.run_settings)
+        hints: Path | None = None
+        if text is not None:
+            hints = workdir / "root.hints"
+            hints.write_text(text, encoding="utf-8")
+        self.settings = profile(scenario, hints, self.run_settings)
         self.transport = RangeTransport(scenario)
         vnow: Callable[[], float]
         if self.dialect == DECKARD:
@@ -708,8 +842,10 @@ class Replayer:
         # glue for name servers anywhere below the server's zone, as testbound and
         # Deckard's resolvers accept it (Unbound: harden-unverified-glue: no)
         self.resolver.iterator.sibling_glue = True
+        for zone in self.run_settings.stubs:
+            seed_stub(self.resolver, zone)
         self.server = DnsServer(self.resolver, self.settings)
-        self.result = Result(scenario.name, self.dialect)
+        self.result = Result(scenario.name, self.dialect, settings=self.run_settings)
 
     # ------------------------------------------------------------ client side
     async def ask(self, wire: bytes) -> bytes | None:
@@ -747,7 +883,12 @@ class Replayer:
         unmatched = [e.text() for e in self.transport.unmatched[before:]]
         if reply is None:
             return ClientReply(step.number, None, None, unmatched)
-        return ClientReply(step.number, reply, wm.parse(reply), unmatched)
+        try:
+            message = wm.parse(reply)
+        except FormError as exc:   # a client could not read it either
+            self.result.fail_both(f"step {step.number}: unparsable reply: {exc}")
+            return ClientReply(step.number, reply, None, unmatched)
+        return ClientReply(step.number, reply, message, unmatched)
 
     # ------------------------------------------------------------ run
     async def run(self) -> Result:
@@ -829,8 +970,10 @@ class Replayer:
                     result.fail_both(f"MANDATORY entry at line {entry.line} never fired")
 
 
-def replay(path: str | Path) -> Result:
-    """Replay one file; never raises for scenario problems (they become failures)."""
+def replay(path: str | Path, open_qmin: bool | None = None) -> Result:
+    """Replay one file; never raises for scenario problems (they become failures).
+    *open_qmin*: QNAME minimisation for a Deckard file that leaves it open (None:
+    QMIN from the environment, else on)."""
     started = time.perf_counter()
     p = Path(path)
     name = f"{p.parent.name}/{p.name}"
@@ -843,7 +986,7 @@ def replay(path: str | Path) -> Result:
         return result
     with tempfile.TemporaryDirectory(prefix="rpl-") as tmp:
         try:
-            replayer = Replayer(scenario, Path(tmp))
+            replayer = Replayer(scenario, Path(tmp), open_qmin)
         except (RplError, ValueError) as exc:
             result = Result(scenario.name, scenario.dialect)
             result.error = f"cannot set up the resolver: {exc}"
@@ -878,9 +1021,23 @@ def totals(results: Iterable[Result], suite: str, strict: bool = False) -> str:
     return f"{label}: {passed} passed, {len(chosen) - passed} failed"
 
 
+def settings_totals(results: Iterable[Result], suite: str) -> str:
+    """How many of a suite's scenarios ran with QNAME minimisation on, with IPv6 on
+    and with the built-in root hints."""
+    chosen = [r for r in results if r.suite == suite]
+    ran = [r.settings for r in chosen if r.settings is not None]
+    qmin = sum(1 for s in ran if s.qmin)
+    ipv6 = sum(1 for s in ran if s.ipv6)
+    builtin = sum(1 for s in ran if s.builtin_hints)
+    return (f"{suite} settings: {qmin} of {len(chosen)} ran with qmin on, {ipv6} with IPv6 "
+            f"on, {builtin} with the built-in root hints")
+
+
 def report_line(result: Result) -> str:
     mark = "PASS" if result.passed else "FAIL"
     line = f"{mark} {result.name} ({result.seconds:.2f}s, {result.checks} checks)"
+    if result.settings is not None:
+        line += f"\n    settings: {result.settings.text()}"
     if not result.passed:
         line += f"\n    semantic: {result.semantic.reason}"
     if not result.strict.ok:
@@ -893,10 +1050,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show every upstream exchange of failing scenarios")
+    parser.add_argument("--qmin", choices=("on", "off"),
+                        help="QNAME minimisation for files that leave it open (default: "
+                             "QMIN from the environment, else on)")
     args = parser.parse_args(argv)
+    qmin = None if args.qmin is None else args.qmin == "on"
     results = []
     for path in args.files:
-        result = replay(path)
+        result = replay(path, qmin)
         results.append(result)
         print(report_line(result))
         if args.verbose and (not result.passed or not result.strict.ok):
@@ -905,6 +1066,7 @@ def main(argv: list[str] | None = None) -> int:
     for suite in sorted({r.suite for r in results}):
         print(totals(results, suite))
         print(totals(results, suite, strict=True))
+        print(settings_totals(results, suite))
     return 0 if all(r.passed for r in results) else 1
 
 

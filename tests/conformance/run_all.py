@@ -2,12 +2,15 @@
 
 Prints the failures with their reasons, then one line per suite in the form
 ``rpl-unbound: N passed, M failed`` (the semantic comparator decides), the strict
-comparator's counts, the counts per MANIFEST.tsv tier, and the verdict on
-expected_failures.txt. Exits non-zero when a listed scenario passes (take it off the
-list), an unlisted one fails, the list names a file that does not exist or a Tier A
-file, or Tier B falls below 90 %.
+comparator's counts, how many scenarios ran with QNAME minimisation and with IPv6 on
+(each runs with its own settings, see replay.run_settings), the counts per
+MANIFEST.tsv tier, and the verdict on expected_failures.txt. Exits non-zero when a
+listed scenario passes (take it off the list), an unlisted one fails, the list names
+a file that does not exist or a Tier A file, or Tier B falls below 90 %.
 
-Usage: ``python tests/conformance/run_all.py [-v]``
+Usage: ``python tests/conformance/run_all.py [-v] [--qmin on|off]`` (``--qmin``: for
+the Deckard files that leave QNAME minimisation open; QMIN in the environment also
+sets it, as in Deckard).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tests.conformance.replay import (
     Result,
     replay,
     report_line,
+    settings_totals,
     totals,
 )
 
@@ -132,6 +136,7 @@ def check(results: list[Result], expected: dict[str, str], tiers: dict[str, str]
 def summary(results: list[Result], tiers: dict[str, str]) -> list[str]:
     lines = [totals(results, f"rpl-{suite}") for suite in SUITES]
     lines += [totals(results, f"rpl-{suite}", strict=True) for suite in SUITES]
+    lines += [settings_totals(results, f"rpl-{suite}") for suite in SUITES]
     for tier in ("A", "B"):
         passed, total = tier_counts(results, tiers, tier)
         strict, _ = tier_counts(results, tiers, tier, strict=True)
@@ -141,18 +146,21 @@ def summary(results: list[Result], tiers: dict[str, str]) -> list[str]:
     return lines
 
 
-def run(paths: list[Path]) -> list[Result]:
-    return [replay(p) for p in paths]
+def run(paths: list[Path], open_qmin: bool | None = None) -> list[Result]:
+    return [replay(p, open_qmin) for p in paths]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="list every scenario, not only the failing ones")
+    parser.add_argument("--qmin", choices=("on", "off"),
+                        help="QNAME minimisation for the files that leave it open "
+                             "(default: QMIN from the environment, else on)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     paths = scenario_files()
-    results = run(paths)
+    results = run(paths, None if args.qmin is None else args.qmin == "on")
     expected = read_expected_failures()
     tiers = read_manifest()
     for result in results:

@@ -13,12 +13,14 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 
+import dns.dnssec
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import pytest
 
@@ -238,6 +240,21 @@ def check_strip_nsec(net: RunningNetwork, zone: str) -> None:
                    if rs.rdtype == dns.rdatatype.RRSIG)
 
 
+def check_corrupt_rrsig(net: RunningNetwork, zone: str) -> None:
+    """RRSIGs still there, naming the right key, but none verifies any more."""
+    keys = R.ask(ADDRESS, net.port, zone, "DNSKEY", tcp=True)
+    dnskey = keys.find_rrset(keys.answer, dns.name.from_text(zone), dns.rdataclass.IN,
+                             dns.rdatatype.DNSKEY)
+    for reply in parsed(net.port, query("www." + zone)).values():
+        name = dns.name.from_text("www." + zone)
+        a = reply.find_rrset(reply.answer, name, dns.rdataclass.IN, dns.rdatatype.A)
+        sigs = reply.find_rrset(reply.answer, name, dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                                dns.rdatatype.A)
+        assert {sig.key_tag for sig in sigs} <= {dns.dnssec.key_id(k) for k in dnskey}
+        with pytest.raises(dns.exception.ValidationFailure):
+            dns.dnssec.validate(a, sigs, {dnskey.name: dnskey}, now=sigs[0].inception + 1)
+
+
 def _lines(section: list[dns.rrset.RRset]) -> set[str]:
     return R.line_set(R.rr_lines(section))
 
@@ -294,6 +311,7 @@ FAULTS: dict[str, tuple[dict[str, object], Callable[[RunningNetwork, str], None]
     "always_tc": ({"always_tc": True}, check_always_tc),
     "strip_rrsig": ({"strip_rrsig": True}, check_strip_rrsig),
     "strip_nsec": ({"strip_nsec": True}, check_strip_nsec),
+    "corrupt_rrsig": ({"corrupt_rrsig": True}, check_corrupt_rrsig),
     "poison_authority": ({"poison_authority": [POISON_AUTH]}, check_poison_authority),
     "poison_additional": ({"poison_additional": [POISON_ADD]}, check_poison_additional),
     "formerr_edns": ({"formerr_edns": True}, check_formerr_edns),

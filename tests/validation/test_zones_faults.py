@@ -76,6 +76,8 @@ MATRIX = [
     ("www.glueless.example.", "A", NOERROR, SEC, None),
     ("www.tc.example.", "A", NOERROR, SEC, None),               # answered over TCP
     ("www.lame.example.", "A", NOERROR, SEC, None),             # ns1 REFUSED, ns2 fine
+    ("www.flaky.example.", "A", NOERROR, SEC, None),            # ns1 bad RRSIGs, ns2 fine
+    ("www.sub.flaky.example.", "A", NOERROR, SEC, None),        # its DS from those two
     ("www.poison.example.", "A", NOERROR, SEC, None),
 ]
 
