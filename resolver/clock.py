@@ -1,33 +1,29 @@
-"""One notion of "now" for TTLs and RRSIG validity windows, injectable for tests."""
+"""Time for TTLs and RRSIG validity windows, injectable for tests.
+
+Whatever needs "now" takes a callable returning seconds since the epoch (UTC):
+``time.time`` in service, a :class:`FixedClock` in tests, which moves only when told.
+"""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> float:
-        """Seconds since the epoch (UTC)."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
 
 
 class FixedClock:
-    """A clock that stands still until moved (tests, zone-check --at)."""
+    """A clock that stands still until moved: pass it where ``now=`` takes a callable.
 
-    def __init__(self, when: float) -> None:
-        self.when = when
+    It starts at *when*, or at the real time when it is made."""
 
-    def now(self) -> float:
+    def __init__(self, when: float | None = None) -> None:
+        self.when = time.time() if when is None else when
+
+    def __call__(self) -> float:
+        """The current fake time, seconds since the epoch."""
         return self.when
 
     def advance(self, seconds: float) -> None:
+        """Move the clock on by *seconds*."""
         self.when += seconds
 
 

@@ -1,12 +1,11 @@
 """Settings of the resolver service, with the defaults an operator moving from
-Unbound would expect, and the resolution limits of ../shared/design/SECURITY.md s0."""
+Unbound would expect, and the resolution and validation limits of
+../shared/design/SECURITY.md s0. Imports nothing from the package (layer 0)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from .dnssec.budget import Limits as ValidationLimits
 
 
 class ConfigError(ValueError):
@@ -32,6 +31,21 @@ class IterLimits:
     cname_per_packet: int = 11         # CNAME/DNAME kept per packet
     upstream_timeout: float = 1.5      # first timeout per upstream query (grows with RTT)
     upstream_retries: int = 6          # servers tried for one step before giving up
+
+
+@dataclass(slots=True)
+class ValidationLimits:
+    """Validation limits against KeyTrap (CVE-2023-50387) and NSEC3 hashing
+    (CVE-2023-50868), SECURITY.md s0; one object so they move together. The work they
+    bound is counted by :class:`resolver.dnssec.budget.Budget`."""
+
+    sigs_per_rrset: int = 8          # RRSIG verifications per RRset
+    keys_per_tag: int = 2            # DNSKEYs with the same (alg, tag) tried
+    verifications: int = 32          # crypto verifications per client query
+    nsec3_hashes: int = 600          # NSEC3 hash computations per client query
+    nsec3_iterations: int = 50       # above this: insecure with EDE 27 (RFC 9276)
+    nsec3_records: int = 8           # NSEC3 records considered per response
+    ds_per_zone: int = 8             # DS records considered per zone
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -25,14 +25,33 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from . import __version__
-from .cache.store import LruStore
 from .counters import Counters, Histogram
 
 if TYPE_CHECKING:
-    from .server.listener import DnsServer
     from .service import Resolver
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ServerCounts(Protocol):
+    """The DNS server's plain counters, as read here (``server.listener.ServerStats``;
+    the metrics sit beside the server and do not import it)."""
+
+    udp: int
+    tcp: int
+    fast_hits: int
+    formerr: int
+    refused: int
+    dropped: int
+    tcp_connections: int
+    pending: int
+
+
+class CountingServer(Protocol):
+    """A DNS server whose counters ``/metrics`` shows (``server.listener.DnsServer``)."""
+
+    @property
+    def stats(self) -> ServerCounts: ...
 
 # counter name -> (help, label names)
 COUNTER_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -71,7 +90,7 @@ def _hist_family(name: str, help_text: str, labels: tuple[str, ...],
 class ResolverCollector(Collector):
     """Reads the resolver's, the server's and the API's counters at scrape time."""
 
-    def __init__(self, resolver: Resolver, server: DnsServer | None = None,
+    def __init__(self, resolver: Resolver, server: CountingServer | None = None,
                  api_stats: dict[str, Any] | None = None) -> None:
         self.resolver = resolver
         self.server = server
@@ -103,7 +122,7 @@ class ResolverCollector(Collector):
             family = CounterMetricFamily(f"resolver_{name}", help_text, labels=list(labels))
             series = dict(counters.values.get(name, {}))
             if name == "client_queries":   # answers of the fast path, counted by the cache
-                for key, value in self.resolver.messages.served.items():
+                for key, value in self.resolver.fast_path_answers().items():
                     series[key] = series.get(key, 0) + value
             for label_values, value in series.items():
                 family.add_metric(list(label_values), value)
@@ -132,10 +151,6 @@ class ResolverCollector(Collector):
         yield local
 
     def _caches(self) -> Iterator[Metric]:
-        r = self.resolver
-        stores: dict[str, LruStore[Any, Any]] = {
-            "rrset": r.rrsets.store, "negative": r.negative.store,
-            "message": r.messages.store, "key": r.keys.store}
         hits = CounterMetricFamily("resolver_cache_hits", "Cache hits.", labels=["cache"])
         misses = CounterMetricFamily("resolver_cache_misses", "Cache misses.",
                                      labels=["cache"])
@@ -145,17 +160,17 @@ class ResolverCollector(Collector):
                                  labels=["cache"])
         evictions = CounterMetricFamily("resolver_cache_evictions", "Entries evicted to "
                                         "stay within the size limit.", labels=["cache"])
-        for label, store in stores.items():
-            hits.add_metric([label], store.hits)
-            misses.add_metric([label], store.misses)
-            entries.add_metric([label], len(store))
-            size.add_metric([label], store.bytes)
-            evictions.add_metric([label], store.evictions)
+        for label, stats in self.resolver.cache_stats().items():
+            hits.add_metric([label], stats.hits)
+            misses.add_metric([label], stats.misses)
+            entries.add_metric([label], stats.entries)
+            size.add_metric([label], stats.size)
+            evictions.add_metric([label], stats.evictions)
         if self.server is not None:
             hits.add_metric(["fastpath"], self.server.stats.fast_hits)
         infra = GaugeMetricFamily("resolver_cache_entries_infra", "Servers in the "
                                   "infrastructure cache (RTT, EDNS, lameness).")
-        infra.add_metric([], len(r.infra))
+        infra.add_metric([], self.resolver.infra_servers())
         yield from (hits, misses, entries, size, evictions, infra)
 
     def _server(self) -> Iterator[Metric]:
@@ -198,26 +213,15 @@ class ResolverCollector(Collector):
         validated = GaugeMetricFamily("resolver_trust_anchor_last_validated_seconds",
                                       "When each anchor zone's key set last validated "
                                       "(seconds since the epoch).", labels=["zone"])
-        manager = self.resolver.autotrust
-        if manager is not None:
-            for key in manager.status():
-                anchors.add_metric([str(key["zone"]), str(key["key_tag"]), str(key["state"])],
-                                   1)
-            for point in manager.summary():
-                if point.get("last_success"):
-                    validated.add_metric([str(point["zone"])], float(point["last_success"]))
-        else:
-            for anchor in self.resolver.anchors:
-                anchors.add_metric([anchor.zone.to_text(), str(anchor.key_tag), "configured"],
-                                   1)
-        for zone, when in self.resolver.anchor_validated.items():
-            if manager is None:
-                validated.add_metric([zone], when)
+        for zone, key_tag, state in self.resolver.anchor_keys():
+            anchors.add_metric([zone, str(key_tag), state], 1)
+        for zone, when in self.resolver.anchors_validated().items():
+            validated.add_metric([zone], when)
         yield anchors
         yield validated
 
 
-def registry_for(resolver: Resolver, server: DnsServer | None = None,
+def registry_for(resolver: Resolver, server: CountingServer | None = None,
                  api_stats: dict[str, Any] | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ResolverCollector(resolver, server, api_stats))

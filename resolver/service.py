@@ -7,7 +7,11 @@ the validator awaited the network keeps no verdict). Identical questions in flig
 are merged. Failures and bogus answers are cached briefly (RFC 9520). A change of
 trust anchors or negative trust anchors drops every verdict reached under the old
 ones (:meth:`Resolver.forget_verdicts`). The DNS server and the HTTP API use only
-this class (and :class:`~resolver.answer.Answer`), never the layers below.
+this class (and :mod:`resolver.answer`: the Answer and its wire form), never the
+layers below (tests/test_layering.py checks it). The service owns the wire answer
+cache of the server's fast path (:attr:`Resolver.messages`), because its AD bits and
+SERVFAILs are verdicts that a change of trust anchors must drop with the others; the
+metrics read the caches through plain-number accessors (:meth:`Resolver.cache_stats`).
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
-from .answer import Answer
+from .answer import Answer, IterResult
 from .cache.messages import MessageCache
 from .cache.rrsets import NegativeCache, ProofPool, RRsetCache
 from .cache.store import LruStore
@@ -28,13 +34,16 @@ from .dnssec.algorithms import DEFAULT, LEGACY
 from .dnssec.anchors import TrustAnchor, TrustAnchors, load_default_anchors, read_anchor_file
 from .dnssec.budget import Budget
 from .dnssec.status import Problem, Reason, Security
-from .iterate.engine import Iterator, IterResult, LimitExceeded, QueryState, ResolveError
+from .errors import LimitExceeded, ResolveError
+from .iterate.engine import Iterator, QueryState
 from .iterate.hints import builtin_hints, read_hints
 from .iterate.infra import Infra
 from .iterate.transport import NetTransport, Transport
 from .local import LocalZones
-from .validate.autotrust import TrustAnchorManager, signal_qname
+from .validate.autotrust import signal_qname
+from .validate.autotrust_manager import TrustAnchorManager
 from .validate.chain import KeyFinder, NegativeAnchor, final_rrset
+from .validate.harvest import delegation_denials
 from .validate.keycache import KeyCache
 from .validate.refetch import (
     ANSWER_RETRIES,
@@ -79,6 +88,17 @@ class Stats:
     by_problem: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """One cache's counters as plain numbers, read at scrape time."""
+
+    hits: int
+    misses: int
+    entries: int
+    size: int          # approximate bytes used
+    evictions: int     # entries dropped to stay within the size limit
+
+
 class Resolver:
     def __init__(self, settings: Settings, *, transport: Transport | None = None,
                  now: Callable[[], float] = time.time,
@@ -91,6 +111,8 @@ class Resolver:
         self.rrsets = RRsetCache(total * 45 // 100, now, settings.max_ttl, settings.min_ttl,
                                  pool)
         self.negative = NegativeCache(total * 15 // 100, now, settings.max_negative_ttl, pool)
+        # the wire answer cache of the server's fast path: the DNS server reads and
+        # fills it (answer, put, epoch); forget_verdicts empties it
         self.messages = MessageCache(total * 35 // 100, now)
         self.keys = KeyCache(now, max(1 << 20, total * 5 // 100))
         self.infra = Infra()
@@ -98,6 +120,9 @@ class Resolver:
         self.transport = transport or NetTransport()
         self.iterator = Iterator(self.transport, self.rrsets, self.negative, self.infra, hints,
                                  settings, now)
+        # the DNSSEC side of the DS denials a CNAME response may carry (validate/harvest)
+        self.iterator.ds_denials = lambda proofs, zone, target: delegation_denials(
+            proofs, zone, target, settings.validation_limits)
         self.local = LocalZones(settings.nodefault)
         self.policy = LEGACY if settings.legacy_algorithms else DEFAULT
         vnow = validation_now or now
@@ -256,6 +281,39 @@ class Resolver:
              "type": "DS" if a.rtype == RRType.DS else "DNSKEY", "state": "Configured",
              "trusted": True, "source": a.source} for a in self.anchors]}
 
+    # ------------------------------------------------------------------ read-only views
+    def cache_stats(self) -> dict[str, CacheStats]:
+        """The counters of the RRset, negative, wire answer (``message``) and key caches."""
+        stores: dict[str, LruStore[Any, Any]] = {
+            "rrset": self.rrsets.store, "negative": self.negative.store,
+            "message": self.messages.store, "key": self.keys.store}
+        return {name: CacheStats(store.hits, store.misses, len(store), store.bytes,
+                                 store.evictions) for name, store in stores.items()}
+
+    def infra_servers(self) -> int:
+        """Servers in the infrastructure cache (RTT, EDNS, lameness)."""
+        return len(self.infra)
+
+    def anchor_keys(self) -> list[tuple[str, int, str]]:
+        """(zone, key tag, state) of each trust anchor key: its RFC 5011 state when the
+        anchors are managed (``--auto-trust-anchor-file``), ``configured`` otherwise."""
+        if self.autotrust is not None:
+            return [(str(k["zone"]), int(k["key_tag"]), str(k["state"]))
+                    for k in self.autotrust.status()]
+        return [(a.zone.to_text(), a.key_tag, "configured") for a in self.anchors]
+
+    def anchors_validated(self) -> dict[str, float]:
+        """Anchor zone -> when its key set last validated (seconds since the epoch)."""
+        if self.autotrust is not None:
+            return {str(p["zone"]): float(p["last_success"])
+                    for p in self.autotrust.summary() if p.get("last_success")}
+        return dict(self.anchor_validated)
+
+    def fast_path_answers(self) -> dict[tuple[str, ...], int]:
+        """Answers the server sent from the wire answer cache, by (transport, qtype,
+        rcode, security): they never reach :meth:`resolve`, so they are counted there."""
+        return dict(self.messages.served)
+
     # ------------------------------------------------------------------ public
     async def resolve(self, qname: Name, qtype: int, qclass: int = 1, *, cd: bool = False,
                       trace: Trace | None = None) -> Answer:
@@ -287,6 +345,15 @@ class Resolver:
         task.add_done_callback(done)
         return await asyncio.shield(task)
 
+    async def explain(self, qname: Name, qtype: int, qclass: int = 1, *,
+                      cd: bool = False) -> tuple[Answer, Trace]:
+        """:meth:`resolve` with a readable account of the validation: the answer and
+        its trace (``render()`` as text, ``to_json()`` as data). Not merged with the
+        same question in flight, so the trace is of this resolution."""
+        trace = Trace()
+        answer = await self.resolve(qname, qtype, qclass, cd=cd, trace=trace)
+        return answer, trace
+
     # ------------------------------------------------------------------ work
     async def _resolve(self, qname: Name, qtype: int, cd: bool, trace: Trace) -> Answer:
         failed = self._failures.get((qname.key, qtype))
@@ -307,11 +374,12 @@ class Resolver:
                 Problem.INDETERMINATE, "validation is switched off")), cd)
         budget = Budget(self.settings.validation_limits)
 
-        fetch = QueryFetch(self.iterator, state, self.counters)
+        fetch = QueryFetch(partial(self.iterator.resolve, state=state, validating=True),
+                           state, self.counters)
         outcome = await self.validator.validate(qname, qtype, result, fetch, budget, trace)
         if not cd:
-            result, outcome = await self._ask_again(qname, qtype, result, outcome, fetch,
-                                                    budget, trace)
+            result, outcome = await self._ask_again(qname, qtype, result, outcome, state,
+                                                    fetch, budget, trace)
         if epoch == self._epoch:   # else judged (partly) under anchors no longer in force
             self._remember(qname, qtype, result, outcome, budget, cd)
         answer = self._answer(qname, qtype, result, outcome, cd)
@@ -321,7 +389,7 @@ class Resolver:
         return answer
 
     async def _ask_again(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
-                         fetch: QueryFetch, budget: Budget,
+                         state: QueryState, fetch: QueryFetch, budget: Budget,
                          trace: Trace) -> tuple[IterResult, Outcome]:
         """Before a bogus answer becomes a SERVFAIL, fetch what was bogus again
         (skipping the cache, the servers that gave it asked last) and validate anew, at
@@ -336,7 +404,7 @@ class Resolver:
             fetch.answer_again(plan)
             trace.add("", f"bogus ({outcome.reason}): asking again, other servers first")
             try:
-                again = await self.iterator.resolve(qname, qtype, fetch.state)
+                again = await self.iterator.resolve(qname, qtype, state)
             except ResolveError as exc:
                 log.debug("asking again for %s/%d: %s", qname, qtype, exc.text)
                 break

@@ -21,11 +21,10 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from ..answer import build_response
 from ..counters import LATENCY_BUCKETS, Histogram
-from ..metrics import CONTENT_TYPE, registry_for, render
-from ..server.listener import DnsServer
+from ..metrics import CONTENT_TYPE, CountingServer, registry_for, render
 from ..service import Resolver
-from ..validate.trace import Trace
 from ..wire import message as wm
 from ..wire.message import FormError
 from ..wire.name import Name, NameError_
@@ -100,8 +99,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def explain(request: web.Request) -> web.Response:
     name = parse_name(param(request, "name"))
     rtype = parse_type(request.query.get("type", "A"))
-    trace = Trace()
-    answer = await request.app[RESOLVER_KEY].resolve(name, rtype, trace=trace)
+    answer, trace = await request.app[RESOLVER_KEY].explain(name, rtype)
     body = envelope(name, rtype, answer)
     body["trace"] = trace.to_json()
     body["trace_text"] = trace.render()
@@ -127,7 +125,6 @@ async def dns_query(request: web.Request) -> web.Response:
 
 
 async def _dns_message(request: web.Request, wire: bytes) -> web.Response:
-    from ..server.respond import build_response
     try:
         query = wm.parse(wire)
     except FormError as exc:
@@ -200,7 +197,7 @@ def _client_allowed(request: web.Request, allowed: list[ipaddress.IPv4Network |
 
 
 def create_app(resolver: Resolver, *, allow: list[str] | None = None,
-               server: DnsServer | None = None) -> web.Application:
+               server: CountingServer | None = None) -> web.Application:
     nets = [ipaddress.ip_network(n, strict=False) for n in (allow or ["127.0.0.0/8",
                                                                        "::1/128"])]
     stats: dict[str, Any] = {"requests": {}, "histograms": {}}
@@ -251,7 +248,8 @@ def create_app(resolver: Resolver, *, allow: list[str] | None = None,
     return app
 
 
-def create_metrics_app(resolver: Resolver, server: DnsServer | None = None) -> web.Application:
+def create_metrics_app(resolver: Resolver,
+                       server: CountingServer | None = None) -> web.Application:
     """Only ``/metrics``, for a separate ``--metrics`` address."""
     app = web.Application()
     app[RESOLVER_KEY] = resolver

@@ -112,7 +112,8 @@ async def _mail_tour(resolver: Any) -> None:
     base = f"http://127.0.0.1:{port}"
     print(f"\n== the helper API on {base} ==")
     key = serialization.load_pem_private_key(
-        Path("zones/keys/dkim-sel1.secure.example.pem").read_bytes(), None)
+        Path("zones/keys/dkim-sel1.secure.example.pem").read_bytes(),  # noqa: ASYNC240 - once
+        None)
     message = (b"From: Alice <alice@secure.example>\r\nTo: bob@nsec3.example\r\n"
                b"Subject: demo\r\nDate: Sat, 28 Nov 2026 16:00:00 +0000\r\n\r\nHello.\r\n")
     signed = sign_message(message, key, domain="secure.example", selector="sel1")  # type: ignore[arg-type]

@@ -44,11 +44,10 @@ async def _call(api: str, method: str, path: str, params: dict[str, str] | None,
     url = api.rstrip("/") + path
     headers = {"Content-Type": content_type} if content_type else {}
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s:
-            async with s.request(method, url, params=params, data=body,
-                                 headers=headers) as resp:
-                raw = await resp.read()
-                status = resp.status
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s, \
+                s.request(method, url, params=params, data=body, headers=headers) as resp:
+            raw = await resp.read()
+            status = resp.status
     except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
         raise ServiceError(f"cannot reach the API at {api}: {exc or type(exc).__name__}"
                            ) from None

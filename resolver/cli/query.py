@@ -51,13 +51,11 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 async def _trace(args: argparse.Namespace, name: Name, qtype: int) -> int:
     from ..service import Resolver
-    from ..validate.trace import Trace
     from .serve import settings_from_args
 
     settings = settings_from_args(args)
     resolver = Resolver(settings)
-    trace = Trace()
-    answer = await resolver.resolve(name, qtype, cd=args.cd, trace=trace)
+    answer, trace = await resolver.explain(name, qtype, cd=args.cd)
     print(f";; validation trace for {name} {args.type.upper()}")
     print(trace.render())
     verdict = answer.security.label

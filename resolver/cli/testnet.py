@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -40,10 +41,8 @@ def run(args: argparse.Namespace) -> int:
             await network.stop()
 
     logging.getLogger("resolver.testnet.server").setLevel(logging.INFO)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -22,9 +22,9 @@ import functools
 import hashlib
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+
+from ..lru import Lru
 
 log = logging.getLogger(__name__)
 
@@ -326,13 +328,22 @@ def mnemonic(algorithm: int) -> str:
 # --------------------------------------------------------------------------
 # loaded-key cache
 
+_ABSENT = object()
+
+
 class _KeyCache:
     """A bounded LRU of loaded keys keyed by (algorithm, key bytes). Malformed keys
-    are cached too (as None) so they are not parsed again."""
+    are cached too (as None) so they are not parsed again.
+
+    The one module-level memo of the dnssec package (:data:`KEY_CACHE`), kept there on
+    purpose: a loaded key is a pure function of its bytes, valid under any anchors,
+    policy or clock, so sharing it changes no result; its lock makes it safe from any
+    thread; and an owner object would have to be passed to every signature check for
+    no gain."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: OrderedDict[tuple[int, bytes], Verifier | None] = OrderedDict()
+        self._data: Lru[tuple[int, bytes], Verifier | None] = Lru(size)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -340,16 +351,14 @@ class _KeyCache:
     def get(self, spec: AlgorithmSpec, key: bytes) -> Verifier | None:
         ident = (spec.number, key)
         with self._lock:
-            if ident in self._data:
-                self._data.move_to_end(ident)
+            known = self._data.use(ident, _ABSENT)
+            if known is not _ABSENT:
                 self.hits += 1
-                return self._data[ident]
+                return cast("Verifier | None", known)
             self.misses += 1
         loaded = _load(spec, key)
         with self._lock:
             self._data[ident] = loaded
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
         return loaded
 
     def clear(self) -> None:

@@ -3,25 +3,13 @@
 The caller creates one :class:`Budget` per client query (or per zone check) and
 passes it to every verification and NSEC3 hash. Exhausting it is not an exception:
 the functions that take from it report BUDGET_EXCEEDED as a bogus verdict.
-Defaults follow ../shared/design/SECURITY.md s0.
+The limits themselves (defaults from ../shared/design/SECURITY.md s0) are settings:
+:class:`resolver.config.ValidationLimits`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(slots=True)
-class Limits:
-    """Validation limits; one object so they move together."""
-
-    sigs_per_rrset: int = 8          # RRSIG verifications per RRset
-    keys_per_tag: int = 2            # DNSKEYs with the same (alg, tag) tried
-    verifications: int = 32          # crypto verifications per client query
-    nsec3_hashes: int = 600          # NSEC3 hash computations per client query
-    nsec3_iterations: int = 50       # above this: insecure with EDE 27 (RFC 9276)
-    nsec3_records: int = 8           # NSEC3 records considered per response
-    ds_per_zone: int = 8             # DS records considered per zone
+from ..config import ValidationLimits as Limits
 
 
 class Budget:

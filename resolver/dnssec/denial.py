@@ -17,12 +17,17 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from ..config import ValidationLimits as Limits
 from ..wire.name import Name
 from ..wire.rrset import RRset
 from ..wire.types import RRType, type_to_text
-from .budget import Budget, Limits
+from .budget import Budget
 from .status import Problem, Security, Verdict
+
+if TYPE_CHECKING:      # nsec3 imports this module
+    from .nsec3 import Nsec3Memo
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +114,8 @@ def _types_present(rrsets: Iterable[RRset]) -> tuple[list[RRset], list[RRset]]:
 def prove_denial(kind: DenialKind, qname: Name, qtype: int, zone: Name,
                  authority_rrsets: Iterable[RRset], limits: Limits | None = None,
                  budget: Budget | None = None, *,
-                 wildcard_labels: int | None = None, explain: bool = True) -> DenialResult:
+                 wildcard_labels: int | None = None, explain: bool = True,
+                 nsec3_memo: Nsec3Memo | None = None) -> DenialResult:
     """Prove *kind* for (qname, qtype) from the NSEC or NSEC3 RRsets among
     *authority_rrsets* (other types are ignored), all signed by *zone*.
 
@@ -122,7 +128,9 @@ def prove_denial(kind: DenialKind, qname: Name, qtype: int, zone: Name,
 
     NSEC is used when the RRsets hold NSEC records, NSEC3 when they hold NSEC3 ones.
     A response with both (a zone changing its denial method) gets both tried and the
-    stronger result is returned. *limits* and *budget* apply to NSEC3 only.
+    stronger result is returned. *limits* and *budget* apply to NSEC3 only, as does
+    *nsec3_memo*, the caller's memo of decoded NSEC3 RRsets (:func:`~.nsec3.nsec3_memo`;
+    None: decode every time).
     Raises ValueError for WILDCARD without *wildcard_labels*. With *explain* off the
     result carries no steps (only the verdict, whose reason keeps the detail).
     """
@@ -135,7 +143,7 @@ def prove_denial(kind: DenialKind, qname: Name, qtype: int, zone: Name,
                                       explain))
     if nsec3s and not (results and results[0].secure):
         results.append(_dispatch_nsec3(kind, qname, qtype, zone, nsec3s, limits,
-                                       budget, wildcard_labels, explain))
+                                       budget, wildcard_labels, explain, nsec3_memo))
     return max(results, key=lambda r: r.verdict.security)
 
 
@@ -161,17 +169,21 @@ def _dispatch_nsec(kind: DenialKind, qname: Name, qtype: int, zone: Name,
 
 def _dispatch_nsec3(kind: DenialKind, qname: Name, qtype: int, zone: Name,
                     rrsets: list[RRset], limits: Limits | None, budget: Budget | None,
-                    labels: int | None, explain: bool) -> DenialResult:
+                    labels: int | None, explain: bool,
+                    memo: Nsec3Memo | None) -> DenialResult:
     from . import nsec3  # here, not at the top: nsec3 imports this module
 
     if kind == DenialKind.NXDOMAIN:
-        return nsec3.prove_nxdomain(qname, zone, rrsets, limits, budget, explain=explain)
+        return nsec3.prove_nxdomain(qname, zone, rrsets, limits, budget, explain=explain,
+                                    memo=memo)
     if kind == DenialKind.WILDCARD:
         return nsec3.prove_wildcard(qname, _wildcard_labels(labels), zone, rrsets, limits,
-                                    budget, explain=explain)
+                                    budget, explain=explain, memo=memo)
     if kind == DenialKind.NO_DS:
-        return nsec3.prove_no_ds(qname, zone, rrsets, limits, budget, explain=explain)
-    return nsec3.prove_nodata(qname, qtype, zone, rrsets, limits, budget, explain=explain)
+        return nsec3.prove_no_ds(qname, zone, rrsets, limits, budget, explain=explain,
+                                 memo=memo)
+    return nsec3.prove_nodata(qname, qtype, zone, rrsets, limits, budget, explain=explain,
+                              memo=memo)
 
 
 def signature_problem(rrset: RRset, zone: Name) -> str | None:

@@ -13,11 +13,11 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..config import ValidationLimits as Limits
 from ..wire import rdata as rd
 from ..wire.name import Name
 from ..wire.types import RRType
 from .algorithms import DEFAULT, DIGEST_SHA1, DIGESTS, AlgorithmPolicy
-from .budget import Limits
 from .status import Problem, Verdict
 
 log = logging.getLogger(__name__)

@@ -41,12 +41,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
 
+from ..config import ValidationLimits as Limits
+from ..lru import Lru
 from ..wire.name import Name
 from ..wire.rdata import NSEC3, RdataError, b32hex_decode, b32hex_encode, decode
 from ..wire.rrset import RRset
 from ..wire.types import RRType, type_to_text
-from .budget import Budget, Limits
+from .budget import Budget
 from .denial import (
     DenialKind,
     DenialResult,
@@ -197,22 +200,30 @@ def hashed_owner(owner: Name, zone: Name) -> bytes | None:
     return hashed if len(hashed) == SHA1_LENGTH else None
 
 
-# Records that were wholly usable, by (zone, owner, RDATA, RRSIGs): the same NSEC3
-# records come back with many answers, and decoding them is most of a proof's cost.
-_USABLE: dict[tuple[bytes, bytes, tuple[bytes, ...], tuple[bytes, ...]], list[_Rec]] = {}
-_USABLE_MAX = 4096
+#: Decoded records of NSEC3 RRsets that were wholly usable, by (zone, owner, RDATA,
+#: RRSIGs): the same NSEC3 records come back with many answers, and decoding them is
+#: most of a proof's cost. This module keeps no state: the validator owns one (see
+#: :func:`nsec3_memo`) and passes it to every proof as ``memo``.
+Nsec3Memo: TypeAlias = Lru[tuple[bytes, bytes, tuple[bytes, ...], tuple[bytes, ...]],
+                           list[_Rec]]
+NSEC3_MEMO_SIZE = 4096
 
 
-def _usable(rrset: RRset, zone: Name, steps: Steps) -> list[_Rec]:
+def nsec3_memo(size: int = NSEC3_MEMO_SIZE) -> Nsec3Memo:
+    """An empty memo of decoded NSEC3 RRsets for the proofs' ``memo`` argument (LRU)."""
+    return Lru(size)
+
+
+def _usable(rrset: RRset, zone: Name, steps: Steps, memo: Nsec3Memo | None) -> list[_Rec]:
+    if memo is None:
+        return _usable_uncached(rrset, zone, steps)
     key = (zone.key, rrset.name.key, tuple(rrset.rdatas), tuple(rrset.sigs))
-    known = _USABLE.get(key)
+    known = memo.use(key)
     if known is not None:
         return known
     out = _usable_uncached(rrset, zone, steps)
     if out and len(out) == len(rrset.rdatas):     # nothing ignored: safe to reuse as is
-        if len(_USABLE) >= _USABLE_MAX:
-            _USABLE.clear()
-        _USABLE[key] = out
+        memo[key] = out
     return out
 
 
@@ -248,7 +259,7 @@ def _usable_uncached(rrset: RRset, zone: Name, steps: Steps) -> list[_Rec]:
 
 def _begin(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
            limits: Limits | None, budget: Budget | None,
-           explain: bool) -> _Proof | DenialResult:
+           explain: bool, memo: Nsec3Memo | None) -> _Proof | DenialResult:
     """Check the records against the limits; a _Proof to continue with, or the result."""
     limits = limits or (budget.limits if budget is not None else Limits())
     steps = Steps(explain)
@@ -259,7 +270,7 @@ def _begin(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
     if count > limits.nsec3_records:
         return denied(kind, steps, Problem.TOO_MANY_NSEC3,
                       f"{count} NSEC3 records, more than the limit of {limits.nsec3_records}")
-    recs = [rec for rs in sets for rec in _usable(rs, zone, steps)]
+    recs = [rec for rs in sets for rec in _usable(rs, zone, steps, memo)]
     if not recs:
         return denied(kind, steps, missing_problem(kind), "no usable NSEC3 records")
     params = {(r.rd.algorithm, r.rd.iterations, r.rd.salt) for r in recs}
@@ -283,9 +294,9 @@ def _begin(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
 
 def _run(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
          limits: Limits | None, budget: Budget | None, explain: bool,
-         body: Callable[[_Proof], DenialResult]) -> DenialResult:
+         memo: Nsec3Memo | None, body: Callable[[_Proof], DenialResult]) -> DenialResult:
     """Prepare the records, then run *body*; a failed step becomes the result."""
-    start = _begin(kind, qname, zone, rrsets, limits, budget, explain)
+    start = _begin(kind, qname, zone, rrsets, limits, budget, explain, memo)
     if isinstance(start, DenialResult):
         return start
     try:
@@ -371,11 +382,11 @@ def _nxdomain(proof: _Proof, qname: Name) -> DenialResult:
 
 def prove_nxdomain(qname: Name, zone: Name, rrsets: Iterable[RRset],
                    limits: Limits | None = None, budget: Budget | None = None, *,
-                   explain: bool = True) -> DenialResult:
+                   explain: bool = True, memo: Nsec3Memo | None = None) -> DenialResult:
     """Name error (RFC 5155 s8.4): a closest encloser proof for QNAME plus a cover of
     the wildcard at the closest encloser. INSECURE (OPT_OUT) when the next closer name
     is covered by an opt-out NSEC3: an unsigned delegation may exist there (s9.2)."""
-    return _run(DenialKind.NXDOMAIN, qname, zone, rrsets, limits, budget, explain,
+    return _run(DenialKind.NXDOMAIN, qname, zone, rrsets, limits, budget, explain, memo,
                 lambda proof: _nxdomain(proof, qname))
 
 
@@ -436,7 +447,7 @@ def _opt_out_only(proof: _Proof, enc: _Encloser, name: Name, what: str) -> Denia
 
 def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset],
                  limits: Limits | None = None, budget: Budget | None = None, *,
-                 explain: bool = True) -> DenialResult:
+                 explain: bool = True, memo: Nsec3Memo | None = None) -> DenialResult:
     """No data (RFC 5155 s8.5-s8.7). One of:
 
     - an NSEC3 matching QNAME whose bitmap lacks QTYPE and CNAME (kind NODATA; kind
@@ -448,7 +459,7 @@ def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset],
       delegations has no NSEC3 under opt-out).
     Every proof through an opt-out next closer cover is INSECURE (s9.2).
     """
-    return _run(DenialKind.NODATA, qname, zone, rrsets, limits, budget, explain,
+    return _run(DenialKind.NODATA, qname, zone, rrsets, limits, budget, explain, memo,
                 lambda proof: _nodata(proof, qname, qtype))
 
 
@@ -476,11 +487,11 @@ def _wildcard(proof: _Proof, qname: Name, labels: int) -> DenialResult:
 
 def prove_wildcard(qname: Name, labels: int, zone: Name, rrsets: Iterable[RRset],
                    limits: Limits | None = None, budget: Budget | None = None, *,
-                   explain: bool = True) -> DenialResult:
+                   explain: bool = True, memo: Nsec3Memo | None = None) -> DenialResult:
     """A wildcard answer (RFC 5155 s8.8): the answer's RRSIG has *labels* labels, so
     the closest encloser is QNAME cut to *labels* labels; an NSEC3 must cover the next
     closer name. INSECURE when that cover is opt-out (s9.2)."""
-    return _run(DenialKind.WILDCARD, qname, zone, rrsets, limits, budget, explain,
+    return _run(DenialKind.WILDCARD, qname, zone, rrsets, limits, budget, explain, memo,
                 lambda proof: _wildcard(proof, qname, labels))
 
 
@@ -504,10 +515,10 @@ def _no_ds(proof: _Proof, name: Name) -> DenialResult:
 
 def prove_no_ds(delegation: Name, zone: Name, rrsets: Iterable[RRset],
                 limits: Limits | None = None, budget: Budget | None = None, *,
-                explain: bool = True) -> DenialResult:
+                explain: bool = True, memo: Nsec3Memo | None = None) -> DenialResult:
     """An insecure referral (RFC 5155 s8.9, RFC 6840 s4.4): an NSEC3 matching the
     delegation with NS set and DS and SOA clear (SECURE: no DS), or a closest encloser
     proof whose next closer cover is opt-out (INSECURE, OPT_OUT). Either way the child
     zone is insecure; BOGUS when neither holds."""
-    return _run(DenialKind.NO_DS, delegation, zone, rrsets, limits, budget, explain,
+    return _run(DenialKind.NO_DS, delegation, zone, rrsets, limits, budget, explain, memo,
                 lambda proof: _no_ds(proof, delegation))

@@ -19,12 +19,13 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..answer import IterResult
 from ..cache.rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
 from ..config import IterLimits, Settings
 from ..counters import Counters
-from ..dnssec.budget import Budget
-from ..dnssec.nsec3 import HashBudgetExceeded, hashed_owner, nsec3_hash
 from ..dnssec.status import Verdict
+from ..errors import LimitExceeded, ResolveError
+from ..lru import Lru
 from ..wire import message as wm
 from ..wire import rdata as rd
 from ..wire.message import Message
@@ -41,19 +42,13 @@ log = logging.getLogger(__name__)
 # a marker in the per-step set of NS name keys tried (no wire name starts above 63)
 _CHILD_SIDE = b"\xff"
 
+# (NSEC/NSEC3 RRsets of a CNAME response, the zone that sent it, the chain's target)
+# -> the (delegation, NSEC/NSEC3 RRset) pairs among them that deny a DS on the way:
+# DNSSEC work, handed in by the service (resolver.validate.harvest.delegation_denials)
+DsDenials = Callable[[list[RRset], Name, Name], list[tuple[Name, RRset]]]
 
-class ResolveError(Exception):
-    """Resolution failed; carries the EDE to send with the SERVFAIL."""
-
-    def __init__(self, text: str, ede: int = 22) -> None:
-        super().__init__(text)
-        self.text = text
-        self.ede = ede
-
-
-class LimitExceeded(ResolveError):
-    def __init__(self, text: str) -> None:
-        super().__init__(text, ede=0)
+NO_CUT_MEMO_SIZE = 50000      # names proven not to be zone cuts, remembered
+ALLOWED_MEMO_SIZE = 10000     # upstream addresses checked against the settings
 
 
 @dataclass(slots=True)
@@ -108,38 +103,6 @@ class NameQuota:
 
 
 @dataclass(slots=True)
-class IterResult:
-    """An unvalidated answer: the RRsets (RRSIGs attached) and where they came from."""
-
-    rcode: int = Rcode.NOERROR
-    answer: list[RRset] = field(default_factory=list)
-    zones: list[Name | None] = field(default_factory=list)   # parallel to answer
-    soa: RRset | None = None
-    proofs: list[RRset] = field(default_factory=list)        # NSEC/NSEC3 (negative/wildcard)
-    neg_zone: Name | None = None
-    from_cache: bool = True
-    ede: list[tuple[int, str]] = field(default_factory=list)
-    verdicts: list[Verdict | None] = field(default_factory=list)  # cached, parallel to answer
-    neg_verdict: Verdict | None = None                            # cached verdict of a denial
-    # the server address each answer RRset came from (None: the cache), and the denial's
-    servers: list[str | None] = field(default_factory=list)
-    neg_server: str | None = None
-
-    def add(self, rrset: RRset, zone: Name | None, verdict: Verdict | None = None,
-            server: str | None = None) -> None:
-        # a chain may pass the same DNAME twice (a CNAME leading back below it): the
-        # answer carries that RRset once (each synthesized CNAME still follows); any
-        # other RRset met again would be a loop, which Iterator.resolve stops
-        if rrset.rtype == RRType.DNAME and any(
-                rs.rtype == RRType.DNAME and rs.name == rrset.name for rs in self.answer):
-            return
-        self.answer.append(rrset)
-        self.zones.append(zone)
-        self.verdicts.append(verdict)
-        self.servers.append(server)
-
-
-@dataclass(slots=True)
 class Delegation:
     zone: Name
     ns: list[Name]
@@ -160,15 +123,6 @@ def _address_text(data: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(data) == 4 else socket.AF_INET6, data)
 
 
-def _nsec_types(data: bytes) -> frozenset[int] | None:
-    try:
-        value = rd.decode(RRType.NSEC, data)
-    except rd.RdataError:
-        return None
-    assert isinstance(value, rd.NSEC)
-    return frozenset(value.types)
-
-
 def _verdict(entry: Entry) -> Verdict | None:
     return Verdict(entry.security, entry.reason) if entry.security is not None else None
 
@@ -186,9 +140,12 @@ class Iterator:
         self.limits = settings.iter_limits
         self.now = now
         self.counters = Counters()   # replaced by the service's own
-        self._no_cut: dict[bytes, float] = {}   # names known not to be zone cuts
-        self._allowed_memo: dict[str, bool] = {}
+        # names known not to be zone cuts -> until when (read with use(): LRU)
+        self._no_cut: Lru[bytes, float] = Lru(NO_CUT_MEMO_SIZE)
+        # upstream address -> whether we may send to it (read with get(): dict speed)
+        self._allowed_memo: Lru[str, bool] = Lru(ALLOWED_MEMO_SIZE)
         self.sibling_glue = False   # test profiles only: see scrub.classify
+        self.ds_denials: DsDenials | None = None   # None: CNAME responses give no DS denials
 
     # ------------------------------------------------------------------ public
     def new_state(self) -> QueryState:
@@ -336,7 +293,7 @@ class Iterator:
             return self._take_answer(cls, dp.zone, name, qtype, result, state.last_server)
 
     def _known_no_cut(self, name: Name) -> bool:
-        until = self._no_cut.get(name.key)
+        until = self._no_cut.use(name.key)
         if until is None:
             return False
         if until <= self.now():
@@ -350,8 +307,6 @@ class Iterator:
         ttls = [rs.ttl for rs in cls.answer + cls.chain] + (
             [cls.soa.ttl] if cls.soa is not None else [])
         ttl = min([*ttls, self.settings.max_negative_ttl]) if ttls else 60
-        if len(self._no_cut) > 50000:
-            self._no_cut.clear()
         self._no_cut[name.key] = self.now() + ttl
 
     def _take_referral(self, cls: Classified, parent: Name) -> Delegation:
@@ -411,60 +366,15 @@ class Iterator:
         raise ResolveError(f"unusable answer for {name} from the servers of {zone}")
 
     def _delegation_denials(self, proofs: list[RRset], zone: Name, target: Name) -> None:
-        """An NSEC or NSEC3 of a CNAME response showing a delegation above the target
-        without DS (NS bit, no SOA or DS bit) is kept as that DS denial, like the proofs
-        of a referral: the validator may use it, once verified, instead of asking for
-        the DS (Unbound does the same; its replay val_cnametooptin depends on it)."""
-        hashes: dict[tuple[bytes, int, bytes], bytes] = {}
-        budget = Budget(self.settings.validation_limits)   # as one validation would have
-        for proof in proofs:
-            if not proof.rdatas or not proof.name.is_strict_subdomain(zone):
-                continue
-            if proof.rtype == RRType.NSEC:
-                if not target.is_subdomain(proof.name):
-                    continue
-                delegation: Name | None = proof.name
-                types = _nsec_types(proof.rdatas[0])
-            elif proof.rtype == RRType.NSEC3:
-                try:
-                    delegation, types = self._nsec3_delegation(proof, zone, target, hashes,
-                                                               budget)
-                except HashBudgetExceeded:
-                    return
-            else:
-                continue
-            if delegation is not None and types is not None and RRType.NS in types \
-                    and not {RRType.SOA, RRType.DS} & types:
-                self.negative.put(NegEntry(delegation, RRType.DS, Rcode.NOERROR, zone, None,
-                                           [proof]), proof.ttl)
-
-    def _nsec3_delegation(self, proof: RRset, zone: Name, target: Name,
-                          hashes: dict[tuple[bytes, int, bytes], bytes], budget: Budget
-                          ) -> tuple[Name | None, frozenset[int] | None]:
-        """The name between *zone* and *target* whose hash the NSEC3 *proof* owns, with
-        the NSEC3's types. Hashes only names on that path, and only for parameters the
-        validator would accept (RFC 9276), each hash taken from *budget* (the NSEC3 hash
-        budget of one query), so a response cannot buy much hashing."""
-        owner_hash = hashed_owner(proof.name, zone)
-        if owner_hash is None:
-            return None, None
-        try:
-            value = rd.decode(RRType.NSEC3, proof.rdatas[0])
-        except rd.RdataError:
-            return None, None
-        assert isinstance(value, rd.NSEC3)
-        if value.algorithm != 1 or \
-                value.iterations > self.settings.validation_limits.nsec3_iterations:
-            return None, None
-        for depth in range(len(zone) + 1, len(target) + 1):
-            name = target.ancestor(depth)
-            key = (name.key, value.iterations, value.salt)
-            hashed = hashes.get(key)
-            if hashed is None:
-                hashed = hashes[key] = nsec3_hash(name, value.salt, value.iterations, budget)
-            if hashed == owner_hash:
-                return name, frozenset(value.types)
-        return None, None
+        """Keep the NSEC or NSEC3 records of a CNAME response that deny the DS of a
+        delegation on the way to the target as those DS denials, like the proofs of a
+        referral (resolver/validate/harvest.py says which and why). Which records do
+        is DNSSEC work: :attr:`ds_denials`, set by the service, tells."""
+        if self.ds_denials is None:
+            return
+        for delegation, proof in self.ds_denials(proofs, zone, target):
+            self.negative.put(NegEntry(delegation, RRType.DS, Rcode.NOERROR, zone, None,
+                                       [proof]), proof.ttl)
 
     def _cache_negative(self, cls: Classified, name: Name, qtype: int, zone: Name) -> None:
         soa = cls.soa
@@ -520,10 +430,7 @@ class Iterator:
     def _allowed(self, address: str) -> bool:
         known = self._allowed_memo.get(address)
         if known is None:
-            known = self._allowed_uncached(address)
-            if len(self._allowed_memo) > 10000:
-                self._allowed_memo.clear()
-            self._allowed_memo[address] = known
+            known = self._allowed_memo.put(address, self._allowed_uncached(address))
         return known
 
     def _allowed_uncached(self, address: str) -> bool:

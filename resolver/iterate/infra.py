@@ -4,15 +4,19 @@ lameness (what Unbound keeps in infra.c), bounded in size."""
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..lru import Lru
 from .transport import Server
 
 INITIAL_RTT = 0.4     # seconds assumed for a server never asked
 MIN_TIMEOUT = 0.4   # loopback RTTs are tiny; queueing alone must not time out
 MAX_TIMEOUT = 3.0
 LAME_TTL = 900.0
+# zones one server is remembered lame for: many zones delegated to one server (an
+# attacker's, or a victim's) push out the oldest marks instead of growing without end
+# (Unbound bounds its (server, zone) infra entries the same way)
+LAME_ZONES_MAX = 1000
 BACKOFF_MAX = 120.0
 
 
@@ -24,26 +28,24 @@ class ServerInfo:
     timeouts: int = 0               # consecutive timeouts
     down_until: float = 0.0         # skip until then (probe afterwards)
     no_edns: bool = False           # answered FORMERR to EDNS queries
-    lame: dict[bytes, float] = field(default_factory=dict)   # zone key -> until
+    # zone key -> until when; made at the first mark (most servers are never lame: an
+    # empty Lru costs 340 bytes, an empty dict 72)
+    lame: Lru[bytes, float] | None = None
     spoof_suspect: int = 0
 
 
 class Infra:
     def __init__(self, max_servers: int = 10000) -> None:
         self.max_servers = max_servers
-        self._servers: OrderedDict[Server, ServerInfo] = OrderedDict()
+        self._servers: Lru[Server, ServerInfo] = Lru(max_servers)
         # up to 50 ms of jitter per choice, from a table drawn once from secrets
         self._jitter = [b / 255 * 0.05 for b in secrets.token_bytes(256)]
         self._turn = 0
 
     def info(self, server: Server) -> ServerInfo:
-        info = self._servers.get(server)
+        info = self._servers.use(server)
         if info is None:
-            info = self._servers[server] = ServerInfo()
-            if len(self._servers) > self.max_servers:
-                self._servers.popitem(last=False)
-        else:
-            self._servers.move_to_end(server)
+            info = self._servers.put(server, ServerInfo())
         return info
 
     def timeout(self, server: Server) -> float:
@@ -72,11 +74,14 @@ class Infra:
             info.down_until = now + min(BACKOFF_MAX, 2.0 ** info.timeouts)
 
     def mark_lame(self, server: Server, zone: bytes, now: float) -> None:
-        self.info(server).lame[zone] = now + LAME_TTL
+        info = self.info(server)
+        if info.lame is None:
+            info.lame = Lru(LAME_ZONES_MAX)
+        info.lame[zone] = now + LAME_TTL
 
     def is_lame(self, server: Server, zone: bytes, now: float) -> bool:
         info = self._servers.get(server)
-        if info is None:
+        if info is None or info.lame is None:
             return False
         until = info.lame.get(zone)
         return until is not None and until > now

@@ -71,9 +71,9 @@ def _dname_for(rrsets: list[RRset], name: Name, zone: Name) -> RRset | None:
     best = None
     for rs in rrsets:
         if rs.rtype == RRType.DNAME and name.is_strict_subdomain(rs.name) \
-                and rs.name.is_subdomain(zone) and rs.rdatas:
-            if best is None or len(rs.name) > len(best.name):
-                best = rs
+                and rs.name.is_subdomain(zone) and rs.rdatas \
+                and (best is None or len(rs.name) > len(best.name)):
+            best = rs
     return best
 
 

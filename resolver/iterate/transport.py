@@ -11,6 +11,7 @@ TCP with the 2-octet length prefix (RFC 1035 s4.2.2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
@@ -90,10 +91,8 @@ class NetTransport:
         try:
             sock.setblocking(False)
             if family == socket.AF_INET:
-                try:
+                with contextlib.suppress(OSError):   # not every kernel knows it
                     sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_OMIT)
-                except OSError:
-                    pass
             source = self.source_v6 if family == socket.AF_INET6 else self.source_v4
             for _ in range(20):
                 try:

@@ -424,3 +424,18 @@ async def verify_message(dns: DnsSource, message: bytes, *, now: float | None = 
     for r in results:
         log.debug("DKIM d=%s s=%s: %s (%s)", r.domain, r.selector, r.result, r.reason)
     return results
+
+
+def summarize(sigs: list[SignatureResult]) -> tuple[str, Security]:
+    """One DKIM result for a whole message (the API's ``result``):
+    ``pass`` if a signature passed, ``none`` for an unsigned message, ``temperror`` if
+    a key lookup failed, else the first signature's result; and the weakest key status."""
+    security = min((s.key_security for s in sigs if s.key_security is not None),
+                   default=Security.INDETERMINATE)
+    if any(s.passed for s in sigs):
+        return "pass", security
+    if not sigs:
+        return "none", security
+    if any(s.result == "temperror" for s in sigs):
+        return "temperror", security
+    return sigs[0].result, security

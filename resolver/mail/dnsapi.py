@@ -15,8 +15,8 @@ from typing import Protocol
 
 from ..dnssec.status import Security
 from ..wire import rdata as rd
-from ..wire.name import Name
-from ..wire.types import Rcode
+from ..wire.name import Name, NameError_
+from ..wire.types import Rcode, rcode_to_text, type_to_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,14 @@ class Lookup:
         return self.rcode in (Rcode.NOERROR, Rcode.NXDOMAIN) and self.error is None
 
     @property
+    def failed(self) -> bool:
+        """No usable answer: SERVFAIL and friends, a transport error, or a bogus or
+        indeterminate status (RFC 7672 s2.1.1, RFC 4035 s4.3). Such a lookup proves
+        neither the data nor its absence, so no evaluator may read it as a denial."""
+        return (not self.ok or self.security is Security.BOGUS
+                or self.security is Security.INDETERMINATE)
+
+    @property
     def nxdomain(self) -> bool:
         return self.rcode == Rcode.NXDOMAIN
 
@@ -56,6 +64,58 @@ class Lookup:
 
     def data(self) -> list[rd.Rdata]:
         return [rd.decode(self.rtype, r) for r in self.records]
+
+    def summary(self) -> str:
+        """One line on the lookup: what came back and how secure it is."""
+        if self.error:
+            what = f"failed ({self.error})"
+        elif self.rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN):
+            what = rcode_to_text(self.rcode)
+        elif self.security is Security.BOGUS:
+            what = "bogus"
+        elif self.nxdomain:
+            what = "NXDOMAIN"
+        elif not self.records:
+            what = "NODATA"
+        else:
+            what = f"{len(self.records)} record(s)"
+        text = f"{self.name.to_text()} {type_to_text(self.rtype)}: {what}, " \
+               f"{self.security.label}"
+        if self.reason:
+            text += f" ({self.reason})"
+        return text
+
+
+def _rdata_text(rtype: int, data: bytes) -> str:
+    try:
+        return rd.decode(rtype, data).to_text()
+    except (rd.RdataError, NameError_, ValueError):
+        return rd.generic_to_text(data)
+
+
+@dataclass(frozen=True, slots=True)
+class LookupInfo:
+    """A JSON-ready record of one DNS lookup and its DNSSEC status, so that every verdict
+    (DANE, SMIMEA, OPENPGPKEY) can show the lookups it rests on in one shape."""
+
+    lookup: Lookup
+
+    def to_json(self) -> dict[str, object]:
+        lk = self.lookup
+        out: dict[str, object] = {
+            "name": lk.name.to_text(), "type": type_to_text(lk.rtype),
+            "rcode": rcode_to_text(lk.rcode), "security": lk.security.label,
+            "records": [_rdata_text(lk.rtype, r) for r in lk.records],
+            "summary": lk.summary()}
+        if lk.cnames:
+            out["cnames"] = [c.to_text() for c in lk.cnames]
+        if lk.reason:
+            out["reason"] = lk.reason
+        if lk.ede:
+            out["ede"] = [{"code": int(code), "text": text} for code, text in lk.ede]
+        if lk.error:
+            out["error"] = lk.error
+        return out
 
 
 class DnsSource(Protocol):

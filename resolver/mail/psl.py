@@ -15,6 +15,7 @@ RFC 9989, makes explicit for public suffix domains).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from os import PathLike
@@ -45,10 +46,8 @@ def domain_text(domain: Name | str) -> str:
         if text.endswith(".") and text != ".":
             text = text[:-1]
     if not text.isascii():
-        try:
+        with contextlib.suppress(UnicodeError):   # not IDNA: looked up as it is
             text = text.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass
     return text
 
 

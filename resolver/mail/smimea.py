@@ -27,17 +27,16 @@ from ..dnssec.status import Security
 from ..wire.name import Name, NameError_
 from ..wire.types import RRType
 from . import x509util as xu
-from .dane import (
+from .dane_match import (
     ALL_USAGES,
     DaneMatch,
     Json,
-    LookupInfo,
     TlsaInput,
     TlsaSet,
     classify_tlsa,
     evaluate,
 )
-from .dnsapi import DnsSource, Lookup
+from .dnsapi import DnsSource, Lookup, LookupInfo
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +113,7 @@ class KeyVerdict(enum.StrEnum):
 
 
 def _verdict(lookup: Lookup) -> KeyVerdict:
-    if (not lookup.ok or lookup.security is Security.BOGUS
-            or lookup.security is Security.INDETERMINATE):
+    if lookup.failed:
         return KeyVerdict.FAILED
     if not lookup.records:
         return KeyVerdict.NONE
@@ -147,12 +145,12 @@ class SmimeaLookup(_KeyLookup):
     def verify(self, certificate: x509.Certificate, *,
                chain: Sequence[x509.Certificate] = (),
                trust_store: xu.TrustStore | None = None,
-               now: datetime.datetime | None = None) -> DaneMatch:
+               now: datetime.datetime | None = None, check_names: bool = True) -> DaneMatch:
         """:func:`smimea_verify` over these records (only if the RRset was secure)."""
         if self.verdict is not KeyVerdict.USE:
             raise ValueError(f"SMIMEA lookup verdict is {self.verdict.value}, not use")
         return smimea_verify(self.records.usable, certificate, self.email, chain=chain,
-                             trust_store=trust_store, now=now)
+                             trust_store=trust_store, now=now, check_names=check_names)
 
     def to_json(self) -> Json:
         out = self._base_json()
@@ -228,7 +226,7 @@ def smimea_verify(records: Iterable[TlsaInput], certificate: x509.Certificate, e
     """Match an S/MIME certificate (and the chain that came with it) against SMIMEA records.
 
     Usages, selectors and matching types are those of TLSA (RFC 8162 s2, RFC 6698 s2.1),
-    with the same precedence and digest agility as :func:`resolver.mail.dane.match_chain`.
+    with the same precedence and digest agility as :func:`resolver.mail.dane_match.match_chain`.
     The identity check is the address in the certificate: a subjectAltName rfc822Name or
     SmtpUTF8Mailbox equal to *email* (local part exact, domain case-insensitive), or the
     subject emailAddress when the SAN has none (RFC 8162 s6, RFC 8550 s3). It applies to

@@ -1,1 +1,1 @@
-"""The local DNS port: UDP and TCP listeners and response building."""
+"""The local DNS port: UDP and TCP listeners (responses are built by resolver.answer)."""

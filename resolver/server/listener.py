@@ -20,21 +20,22 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ..answer import Answer
-from ..cache.messages import QueryKey, query_key
+from ..answer import Answer, build_response, error_response
 from ..config import Settings
 from ..counters import qtype_label
 from ..dnssec.status import Security
+from ..lru import Lru
 from ..service import Resolver
 from ..wire import message as wm
 from ..wire.message import FormError, Message
+from ..wire.querykey import QueryKey, query_key
 from ..wire.types import CD, QR, RD, Opcode, Rcode, RRType, rcode_to_text, type_to_text
-from .respond import build_response, error_response
 
 log = logging.getLogger(__name__)
 
 _UNSEEN = object()
 MAX_PENDING = 2000                 # queries being resolved at once (all clients)
+MEMO_SIZE = 4096                   # client addresses and raw queries remembered
 TCP_WRITE_HIGH = 256 * 1024        # pause reading above this many unsent bytes
 _HEADER = struct.Struct("!HHHHHH")
 
@@ -63,9 +64,11 @@ class DnsServer:
         self._tcp: list[asyncio.base_events.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._edns = settings.edns_size
-        self._acl_memo: dict[str, bool] = {}
+        # both memos are read with get() (dict speed on the fast path): a full one
+        # drops its oldest entry, which costs one recomputation if it comes back
+        self._acl_memo: Lru[str, bool] = Lru(MEMO_SIZE)
         # query_key() per raw query minus its ID: stub resolvers repeat the same bytes
-        self._qk_memo: dict[bytes, QueryKey | None] = {}
+        self._qk_memo: Lru[bytes, QueryKey | None] = Lru(MEMO_SIZE)
         self.counters = resolver.counters
         self.query_log = settings.query_log
 
@@ -123,10 +126,7 @@ class DnsServer:
         """Whether *address* may query (memoised: the ACL is fixed for the server's life)."""
         known = self._acl_memo.get(address)
         if known is None:
-            known = self._allowed(address)
-            if len(self._acl_memo) > 4096:
-                self._acl_memo.clear()
-            self._acl_memo[address] = known
+            known = self._acl_memo.put(address, self._allowed(address))
         return known
 
     def _allowed(self, address: str) -> bool:
@@ -226,10 +226,7 @@ class DnsServer:
         memo = self._qk_memo
         qk = memo.get(tail, _UNSEEN)
         if qk is _UNSEEN:
-            qk = query_key(data)
-            if len(memo) > 4096:
-                memo.clear()
-            memo[tail] = qk
+            qk = memo.put(tail, query_key(data))
         assert qk is None or isinstance(qk, QueryKey)
         if qk is not None and qk.key[-1] & 0x01 and self.allowed(addr[0]):
             limit = max(512, min(qk.payload, self._edns)) if qk.has_edns else 512

@@ -1,12 +1,11 @@
-"""Automated updates of DNSSEC trust anchors (RFC 5011), kept in a JSON state file.
+"""Automated updates of DNSSEC trust anchors (RFC 5011): the key state machine.
 
-A :class:`TrustAnchorManager` tracks every SEP key of each configured trust point
-(normally only the root) through the states of RFC 5011 s4.2 and tells the
-validator which keys to trust. The service calls :meth:`TrustAnchorManager.refresh`
-from a periodic task with a function that fetches a zone's DNSKEY RRset (through
-the iterator), rebuilds :class:`~resolver.dnssec.anchors.TrustAnchors` from
-:meth:`TrustAnchorManager.trusted` when it returns True, and shows
-:meth:`TrustAnchorManager.status` in ``/v1/trust-anchors`` and the metrics.
+This module holds the states of RFC 5011 s4.2 and the events that move a trust point's
+keys between them, as plain functions on :class:`TrustPoint` data, with no file or
+network access so that the tests can drive them with fake clocks. The upkeep around it
+lives apart: :mod:`resolver.validate.autotrust_manager` (the service's
+:class:`~resolver.validate.autotrust_manager.TrustAnchorManager`: refresh scheduling,
+fetching, reports) and :mod:`resolver.validate.autotrust_store` (the JSON state file).
 
 What happens on each refresh of a trust point:
 
@@ -47,39 +46,26 @@ What happens on each refresh of a trust point:
   "queryInterval"); after a failure after max(1 h, min(1 d, TTL/10,
   sig-expiry/10)) ("retryTime").
 
-The state file is JSON, written atomically (temporary file in the same directory,
-fsync, rename, fsync of the directory) after every refresh, and read back at start.
-Configured anchors seed the zones the file does not hold; for the zones it holds,
-the file wins (delete it to re-seed from the configured anchors).
 :func:`signal_qname` gives the RFC 8145 s5.1 key-tag signalling name.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import contextlib
-import json
 import logging
-import os
-import tempfile
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
-from typing import Any
 
+from ..config import ValidationLimits as Limits
 from ..dnssec import algorithms
 from ..dnssec.algorithms import DEFAULT, AlgorithmPolicy
-from ..dnssec.anchors import TrustAnchor, TrustAnchors
-from ..dnssec.budget import Budget, Limits
+from ..dnssec.anchors import TrustAnchor
+from ..dnssec.budget import Budget
 from ..dnssec.canonical import signed_data
 from ..dnssec.keys import DNSSEC_PROTOCOL, ds_digest, key_tag, match_ds
-from ..dnssec.verify import RRsetResult, seconds_left, verify_dnskey_rrset, window_problem
+from ..dnssec.verify import RRsetResult, verify_dnskey_rrset, window_problem
 from ..wire import rdata as rd
-from ..wire.name import Name, NameError_
+from ..wire.name import Name
 from ..wire.rrset import RRset
 from ..wire.types import RRType
 
@@ -94,25 +80,10 @@ MAX_REFRESH = 15 * DAY          # s2.3: at least every 15 days
 MAX_RETRY = DAY                 # s2.3: retry at least daily after a failure
 MAX_KEYS = 32                   # keys tracked per trust point (s2.4.3 asks for >= 5)
 MAX_REVOKE_CHECKS = 8           # RRSIGs tried when checking revocation self-signatures
-STATE_VERSION = 1
 
 _ZONE_FLAG = 0x0100
 _REVOKE_FLAG = 0x0080
 _SEP_FLAG = 0x0001
-
-FetchDnskey = Callable[[Name], Awaitable[RRset | None]]
-"""Returns the DNSKEY RRset of a zone with its RRSIGs (None or an exception when
-there is no usable answer)."""
-
-
-class AutotrustError(ValueError):
-    """A state file that cannot be used; names the file and the problem."""
-
-    def __init__(self, source: str, problem: str) -> None:
-        self.source = source
-        self.problem = problem
-        super().__init__(f"{source}: {problem}")
-
 
 class KeyState(Enum):
     """The key states of RFC 5011 s4.2."""
@@ -257,7 +228,7 @@ def _flags(dnskey: bytes) -> int:
     return int.from_bytes(dnskey[:2], "big")
 
 
-def _without_revoke(dnskey: bytes) -> bytes:
+def without_revoke(dnskey: bytes) -> bytes:
     return (_flags(dnskey) & ~_REVOKE_FLAG).to_bytes(2, "big") + dnskey[2:]
 
 
@@ -414,19 +385,19 @@ class _Update:
             record.validated_by = []
         elif state is KeyState.VALID:
             self.move(record, KeyState.MISSING, "KeyRem")
-        elif state in (KeyState.MISSING, KeyState.START, KeyState.REMOVED):
-            if self.now - record.since >= self.timers.keep_missing:
-                if self.last_trusted(record):
-                    self.warnings.append(f"key {record.key_tag} missing for "
-                                         f"{int(self.now - record.since) // DAY} days but "
-                                         "the last trusted key; kept")
-                else:
-                    self.forget(record, "keep-missing")
+        elif state in (KeyState.MISSING, KeyState.START, KeyState.REMOVED) \
+                and self.now - record.since >= self.timers.keep_missing:
+            if self.last_trusted(record):
+                self.warnings.append(f"key {record.key_tag} missing for "
+                                     f"{int(self.now - record.since) // DAY} days but "
+                                     "the last trusted key; kept")
+            else:
+                self.forget(record, "keep-missing")
 
     def revoked(self, published: bytes, rrset: RRset, policy: AlgorithmPolicy,
                 validated: bool) -> None:
         """A SEP key published with the REVOKE bit: RevBit when self-signed (s2.1)."""
-        dnskey = _without_revoke(published)
+        dnskey = without_revoke(published)
         record = self.find(dnskey)
         if record is None and (not validated or not _sep(dnskey)):
             return
@@ -527,7 +498,7 @@ def apply_rrset(point: TrustPoint, rrset: RRset, now: float, timers: Timers | No
         plain = [d for d in published if not _flags(d) & _REVOKE_FLAG]
         for dnskey in plain:
             update.present(dnskey, validator, orig_ttl)
-        seen = plain + [_without_revoke(d) for d in revoked]
+        seen = plain + [without_revoke(d) for d in revoked]
         for record in list(point.keys):
             if not any(record.names(point.zone, d) for d in seen):
                 update.absent(record)
@@ -558,184 +529,12 @@ def refresh_interval(ttl: int | None, expiration: float | None, now: float,
 
 
 # --------------------------------------------------------------------------
-# the state file
+# seeding
 
-def _b64(data: bytes | None) -> str | None:
-    return base64.b64encode(data).decode("ascii") if data is not None else None
-
-
-def _record_json(record: KeyRecord) -> dict[str, Any]:
-    return {
-        "key_tag": record.key_tag,
-        "algorithm": record.algorithm,
-        "state": record.state.value,
-        "since": record.since,
-        "dnskey": _b64(record.dnskey),
-        "ds": _b64(record.ds),
-        "source": record.source,
-        "first_seen": record.first_seen,
-        "last_seen": record.last_seen,
-        "hold_until": record.hold_until,
-        "seen": record.seen,
-        "validated_by": list(record.validated_by),
-    }
-
-
-def state_to_json(points: Iterable[TrustPoint], now: float) -> dict[str, Any]:
-    """The state file document."""
-    return {
-        "version": STATE_VERSION,
-        "written": now,
-        "comment": "RFC 5011 trust-anchor state; written by the resolver, do not edit "
-                   "while it runs",
-        "trust_points": [{
-            "zone": point.zone.to_text(),
-            "next_refresh": point.next_refresh,
-            "last_refresh": point.last_refresh,
-            "last_success": point.last_success,
-            "last_error": point.last_error,
-            "last_ttl": point.last_ttl,
-            "last_expiration": point.last_expiration,
-            "keys": [_record_json(k) for k in point.keys],
-        } for point in points],
-    }
-
-
-class _Reader:
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, problem: str) -> AutotrustError:
-        return AutotrustError(self.source, problem)
-
-    def number(self, obj: dict[str, Any], key: str, optional: bool = True) -> float | None:
-        value = obj.get(key)
-        if value is None and optional:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{key!r} must be a number")
-        return float(value)
-
-    def blob(self, obj: dict[str, Any], key: str) -> bytes | None:
-        value = obj.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(f"{key!r} must be base64 text")
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise self.fail(f"{key!r} is not base64") from exc
-
-    def record(self, obj: object) -> KeyRecord:
-        if not isinstance(obj, dict):
-            raise self.fail("a key entry is not an object")
-        try:
-            state = KeyState(obj.get("state"))
-        except ValueError as exc:
-            raise self.fail(f"unknown key state {obj.get('state')!r}") from exc
-        since = self.number(obj, "since", optional=False)
-        assert since is not None
-        dnskey = self.blob(obj, "dnskey")
-        ds = self.blob(obj, "ds")
-        if dnskey is None and ds is None:
-            raise self.fail("a key entry has neither 'dnskey' nor 'ds'")
-        if dnskey is not None:
-            try:
-                rd.check(RRType.DNSKEY, dnskey)
-            except rd.RdataError as exc:
-                raise self.fail(f"bad DNSKEY: {exc}") from exc
-            dnskey = _without_revoke(dnskey)
-        if ds is not None:
-            try:
-                rd.check(RRType.DS, ds)
-            except rd.RdataError as exc:
-                raise self.fail(f"bad DS: {exc}") from exc
-        seen = obj.get("seen", 0)
-        tags = obj.get("validated_by", [])
-        if not isinstance(seen, int) or isinstance(seen, bool) \
-                or not isinstance(tags, list) \
-                or not all(isinstance(t, int) and 0 <= t <= 0xFFFF for t in tags):
-            raise self.fail("bad 'seen' or 'validated_by'")
-        source = obj.get("source", "rfc5011")
-        return KeyRecord(state, since, dnskey, ds, str(source),
-                         self.number(obj, "first_seen"), self.number(obj, "last_seen"),
-                         self.number(obj, "hold_until"), seen, list(tags))
-
-    def point(self, obj: object) -> TrustPoint:
-        if not isinstance(obj, dict) or not isinstance(obj.get("zone"), str):
-            raise self.fail("a trust point is not an object with a 'zone'")
-        try:
-            zone = Name.from_text(obj["zone"])
-        except NameError_ as exc:
-            raise self.fail(f"bad zone {obj['zone']!r}: {exc}") from exc
-        keys = obj.get("keys")
-        if not isinstance(keys, list):
-            raise self.fail(f"{zone}: 'keys' must be a list")
-        error = obj.get("last_error")
-        ttl = self.number(obj, "last_ttl")
-        return TrustPoint(zone, [self.record(k) for k in keys],
-                          self.number(obj, "next_refresh") or 0.0,
-                          self.number(obj, "last_refresh"), self.number(obj, "last_success"),
-                          str(error) if error is not None else None,
-                          int(ttl) if ttl is not None else None,
-                          self.number(obj, "last_expiration"))
-
-
-def read_state_file(path: str | os.PathLike[str]) -> list[TrustPoint]:
-    """The trust points stored at *path*; raises :class:`AutotrustError` when the
-    file is unreadable or malformed."""
-    source = str(path)
-    reader = _Reader(source)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise reader.fail(f"cannot read: {exc}") from exc
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise reader.fail(f"bad JSON: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
-        raise reader.fail(f"not a version {STATE_VERSION} trust-anchor state file")
-    points = doc.get("trust_points")
-    if not isinstance(points, list):
-        raise reader.fail("'trust_points' must be a list")
-    return [reader.point(p) for p in points]
-
-
-def write_state_file(path: str | os.PathLike[str], points: Iterable[TrustPoint],
-                     now: float) -> None:
-    """Write the state atomically: a temporary file in the same directory, fsync,
-    rename over *path*, fsync of the directory. A crash leaves the old or the new
-    file, never a torn one."""
-    target = Path(path)
-    directory = target.parent
-    text = json.dumps(state_to_json(points, now), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-# --------------------------------------------------------------------------
-# the manager
-
-def _seed(zone: Name, anchors: Iterable[TrustAnchor], now: float) -> TrustPoint:
-    """A trust point whose configured anchors are all Valid."""
+def seed_point(zone: Name, anchors: Iterable[TrustAnchor], now: float) -> TrustPoint:
+    """A trust point whose configured anchors are all Valid: the start of RFC 5011 upkeep
+    (s2: the initial anchors are trusted as configured). A configured DNSKEY with the
+    REVOKE bit is skipped: a revoked key is no anchor (s2.1)."""
     point = TrustPoint(zone)
     for anchor in anchors:
         if anchor.rtype == RRType.DNSKEY:
@@ -750,210 +549,3 @@ def _seed(zone: Name, anchors: Iterable[TrustAnchor], now: float) -> TrustPoint:
                    for k in point.keys):
             point.keys.append(record)
     return point
-
-
-def _iso(when: float | None) -> str | None:
-    if when is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
-
-
-class TrustAnchorManager:
-    """RFC 5011 upkeep of the trust points of *initial* (the configured anchors),
-    with state in *path* (None: in memory only).
-
-    The service owns one, calls :meth:`refresh` when :meth:`next_refresh` says so,
-    and on True rebuilds the validator's anchors from :meth:`trusted` (and clears
-    the key cache). Raises :class:`AutotrustError` when the state file exists but
-    cannot be used, and OSError when it cannot be written at start.
-    """
-
-    def __init__(self, path: str | os.PathLike[str] | None, initial: Iterable[TrustAnchor], *,
-                 now: Callable[[], float] = time.time, policy: AlgorithmPolicy = DEFAULT,
-                 timers: Timers | None = None, limits: Limits | None = None) -> None:
-        self.path = Path(path) if path is not None else None
-        self.now = now
-        self.policy = policy
-        self.timers = timers or Timers()
-        self.limits = limits or Limits()
-        self._lock = asyncio.Lock()
-        self.points: dict[Name, TrustPoint] = {}
-        configured: dict[Name, list[TrustAnchor]] = {}
-        for anchor in initial:
-            configured.setdefault(anchor.zone, []).append(anchor)
-        start = now()
-        stored: dict[Name, TrustPoint] = {}
-        if self.path is not None and self.path.exists():
-            stored = {p.zone: p for p in read_state_file(self.path)}
-        for zone, anchors in sorted(configured.items()):
-            point = stored.get(zone)
-            if point is not None and not point.trusted_keys():
-                log.warning("%s: %s holds no trusted key for %s; re-seeded from the "
-                            "configured anchors", self.path, zone, zone)
-                point = None
-            if point is None:
-                point = _seed(zone, anchors, start)
-                point.next_refresh = start
-            self.points[zone] = point
-        for zone in stored:
-            if zone not in configured:
-                log.warning("%s: trust point %s is no longer configured; dropped",
-                            self.path, zone)
-        if self.path is not None:
-            self.save(start)
-
-    # ------------------------------------------------------------------ state
-    def save(self, now: float | None = None) -> None:
-        """Write the state file (no-op without one)."""
-        if self.path is not None:
-            write_state_file(self.path, self.points.values(),
-                             self.now() if now is None else now)
-
-    def trusted(self) -> list[TrustAnchor]:
-        """The anchors the validator should use: Valid and Missing keys (s4.2)."""
-        return [k.anchor(p.zone) for p in self.points.values() for k in p.keys if k.trusted]
-
-    def anchors(self) -> TrustAnchors:
-        """:meth:`trusted` as a :class:`TrustAnchors` for the KeyFinder."""
-        return TrustAnchors(self.trusted())
-
-    def next_refresh(self, now: float | None = None) -> float:
-        """When the next trust point is due (seconds since the epoch); *now* plus the
-        longest interval when there is nothing to refresh."""
-        if not self.points:
-            return (self.now() if now is None else now) + self.timers.max_refresh
-        return min(p.next_refresh for p in self.points.values())
-
-    # ------------------------------------------------------------------ refresh
-    async def refresh(self, fetch_dnskey: FetchDnskey, now: float | None = None, *,
-                      force: bool = False) -> bool:
-        """Fetch and process the DNSKEY RRset of every trust point that is due (all
-        with *force*); True when the set of trusted anchors changed. The state file
-        is written afterwards; a write failure is logged, not raised."""
-        async with self._lock:
-            when = self.now() if now is None else now
-            changed = False
-            touched = False
-            for point in list(self.points.values()):
-                if not force and point.next_refresh > when:
-                    continue
-                touched = True
-                result = await self._refresh_point(point, fetch_dnskey, when)
-                changed = changed or result.changed
-            if touched:
-                try:
-                    self.save(when)
-                except OSError as exc:
-                    log.error("cannot write the trust-anchor state %s: %s", self.path, exc)
-            return changed
-
-    async def _refresh_point(self, point: TrustPoint, fetch_dnskey: FetchDnskey,
-                             now: float) -> RefreshResult:
-        point.last_refresh = now
-        point.refreshes += 1
-        try:
-            rrset = await fetch_dnskey(point.zone)
-        except Exception as exc:  # network, iterator limits: retried later (s2.3)
-            rrset = None
-            error = f"DNSKEY query failed: {exc}"
-        else:
-            error = f"no DNSKEY RRset for {point.zone}"
-        if rrset is None:
-            return self._failed(point, now, RefreshResult(point.zone, False, error))
-        return self.process(point.zone, rrset, now)
-
-    def process(self, zone: Name, rrset: RRset, now: float) -> RefreshResult:
-        """Apply one fetched DNSKEY RRset to the trust point *zone* and schedule its
-        next refresh (the synchronous part of :meth:`refresh`; no file write)."""
-        point = self.points[zone]
-        point.last_refresh = now
-        result = apply_rrset(point, rrset, now, self.timers, self.policy, self.limits)
-        for step in result.transitions:
-            level = logging.WARNING if step.new in (KeyState.REVOKED, KeyState.MISSING) \
-                else logging.INFO
-            log.log(level, "trust anchor %s key %d: %s -> %s (%s)", step.zone, step.key_tag,
-                    step.old.value if step.old else "-", step.new.value if step.new else "-",
-                    step.event)
-        for warning in result.warnings:
-            log.warning("trust anchor %s: %s", zone, warning)
-        if not result.validated:
-            return self._failed(point, now, result)
-        if result.rrsig is not None:
-            point.last_ttl = result.rrsig.original_ttl
-            point.last_expiration = now + seconds_left(result.rrsig, now)
-        point.last_success = now
-        point.last_error = "; ".join(result.warnings) or None
-        point.next_refresh = now + refresh_interval(point.last_ttl, point.last_expiration,
-                                                    now, self.timers)
-        return result
-
-    def _failed(self, point: TrustPoint, now: float, result: RefreshResult) -> RefreshResult:
-        point.failures += 1
-        point.last_error = "; ".join([result.error or "refresh failed", *result.warnings])
-        log.warning("trust anchor refresh for %s: %s", point.zone, result.error)
-        point.next_refresh = now + refresh_interval(point.last_ttl, point.last_expiration,
-                                                    now, self.timers, failed=True)
-        return result
-
-    # ------------------------------------------------------------------ reports
-    def status(self) -> list[dict[str, Any]]:
-        """One entry per tracked key, for ``/v1/trust-anchors`` and the metrics.
-        Times are seconds since the epoch (None when not applicable)."""
-        out: list[dict[str, Any]] = []
-        for point in self.points.values():
-            for k in point.keys:
-                revoked = k.state in (KeyState.REVOKED, KeyState.REMOVED)
-                out.append({
-                    "zone": point.zone.to_text(),
-                    "key_tag": k.key_tag,
-                    "revoked_key_tag": k.revoked_key_tag if revoked else None,
-                    "algorithm": k.algorithm,
-                    "type": "DNSKEY" if k.dnskey is not None else "DS",
-                    "state": k.state.value,
-                    "trusted": k.trusted,
-                    "since": k.since,
-                    "last_validated": k.last_seen,
-                    "hold_until": k.hold_until,
-                    "source": k.source,
-                })
-        return out
-
-    def summary(self) -> list[dict[str, Any]]:
-        """One entry per trust point: refresh bookkeeping and counters."""
-        return [{
-            "zone": p.zone.to_text(),
-            "trusted_keys": len(p.trusted_keys()),
-            "last_refresh": p.last_refresh,
-            "last_success": p.last_success,
-            "next_refresh": p.next_refresh,
-            "last_error": p.last_error,
-            "refreshes": p.refreshes,
-            "failures": p.failures,
-        } for p in self.points.values()]
-
-    def report(self) -> dict[str, Any]:
-        """The proposed ``/v1/trust-anchors`` document (times in ISO 8601 UTC)."""
-        keys = []
-        for entry in self.status():
-            item = dict(entry)
-            for name in ("since", "last_validated", "hold_until"):
-                item[name] = _iso(entry[name])
-            keys.append(item)
-        points = []
-        for entry in self.summary():
-            item = dict(entry)
-            for name in ("last_refresh", "last_success", "next_refresh"):
-                item[name] = _iso(entry[name])
-            points.append(item)
-        return {"state_file": str(self.path) if self.path else None,
-                "trust_points": points, "keys": keys}
-
-    def signal_qnames(self) -> list[Name]:
-        """RFC 8145 key-tag signalling names, one per trust point with trusted keys."""
-        out = []
-        for point in self.points.values():
-            name = signal_qname(point.zone, (k.key_tag for k in point.trusted_keys()))
-            if name is not None:
-                out.append(name)
-        return out
-

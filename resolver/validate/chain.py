@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, runtime_checkable
 
+from ..answer import IterResult
+from ..config import ValidationLimits as Limits
 from ..dnssec.algorithms import AlgorithmPolicy
 from ..dnssec.anchors import TrustAnchor, TrustAnchors
-from ..dnssec.budget import Budget, Limits
+from ..dnssec.budget import Budget
 from ..dnssec.denial import DenialKind, prove_denial
 from ..dnssec.keys import key_tag, match_ds
-from ..dnssec.nsec3 import HashBudgetExceeded, hashed_owner, nsec3_hash
+from ..dnssec.nsec3 import HashBudgetExceeded, hashed_owner, nsec3_hash, nsec3_memo
 from ..dnssec.status import Problem, Reason, Security, Verdict
 from ..dnssec.verify import KeySet, RRsetResult, verify_dnskey_rrset, verify_rrset
-from ..iterate.engine import IterResult, ResolveError
+from ..errors import ResolveError
 from ..wire import rdata as rd
 from ..wire.name import Name
 from ..wire.rrset import RRset
@@ -93,6 +95,9 @@ class KeyFinder:
         self.now = now                  # the validation time (RRSIG windows)
         self.negative_anchors = negative_anchors or []
         self.primed: dict[str, float] = {}   # anchor zone -> when its keys last validated
+        # decoded NSEC3 RRsets for every denial proof of the DS look-ups and, through
+        # the Validator, of the answers (the dnssec modules keep no state themselves)
+        self.nsec3_memo = nsec3_memo()
         # called after an anchor zone's keys validated (RFC 8145 signalling)
         self.on_primed: Callable[[Name, tuple[TrustAnchor, ...]], None] | None = None
 
@@ -342,7 +347,8 @@ class KeyFinder:
                                   f"the DS denial for {child} from {zone}: {detail}")
         if result.rcode == Rcode.NXDOMAIN:
             denial = prove_denial(DenialKind.NXDOMAIN, child, RRType.DS, zone, proofs,
-                                  self.limits, budget, explain=trace.enabled)
+                                  self.limits, budget, explain=trace.enabled,
+                                  nsec3_memo=self.nsec3_memo)
             for step in denial.steps:
                 trace.add(str(zone), step)
             trace.add(str(zone), f"{child} does not exist: {verdict_text(denial.verdict)}")
@@ -350,14 +356,16 @@ class KeyFinder:
                 # NXDOMAIN for an empty non-terminal: its NSEC still proves that there
                 # is no DS and no zone cut there (as Unbound reads it)
                 ent = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
-                                   self.limits, budget, explain=False)
+                                   self.limits, budget, explain=False,
+                                   nsec3_memo=self.nsec3_memo)
                 if ent.kind == DenialKind.ENT_NODATA and ent.secure:
                     trace.add(str(zone), f"{child} is an empty non-terminal: no DS there")
                     return None
                 return _entry_from_verdict(child, Security.BOGUS, denial.verdict.reason)
             return None
         denial = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
-                              self.limits, budget, explain=trace.enabled)
+                              self.limits, budget, explain=trace.enabled,
+                              nsec3_memo=self.nsec3_memo)
         trace.add(str(zone), f"no DS for {child}; the proof:")
         for step in denial.steps:
             trace.add(str(zone), step)

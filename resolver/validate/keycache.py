@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from ..cache.store import LruStore
 from ..dnssec.status import Problem, Reason, Security
 from ..dnssec.verify import KeySet
+from ..lru import Lru
 from ..wire.name import Name
 
 NULL_KEY_TTL = 60
 BOGUS_KEY_TTL = 60
 BOGUS_BACKOFF_MAX = 900
+FAILURE_MEMO_SIZE = 10000   # zones whose run of bogus key sets is counted
 
 
 @dataclass(slots=True)
@@ -45,7 +47,9 @@ class KeyCache:
     def __init__(self, now: Callable[[], float], max_bytes: int = 4 << 20) -> None:
         self.now = now
         self.store: LruStore[bytes, KeyEntry] = LruStore(max_bytes, now)
-        self._failures: dict[bytes, int] = {}
+        # zone -> bogus key sets in a row; each failure makes its zone the most recent,
+        # so a flood of new failing zones drops the counts of the oldest, not all
+        self._failures: Lru[bytes, int] = Lru(FAILURE_MEMO_SIZE)
         # how many times the cache was emptied (new trust anchors): an entry worked out
         # before the last time is not stored
         self.epoch = 0
@@ -62,8 +66,6 @@ class KeyCache:
         if entry.security == Security.BOGUS:
             count = self._failures.get(entry.zone.key, 0) + 1
             self._failures[entry.zone.key] = count
-            if len(self._failures) > 10000:
-                self._failures.clear()
             ttl = min(BOGUS_BACKOFF_MAX, BOGUS_KEY_TTL * (2 ** min(count - 1, 4)))
         else:
             self._failures.pop(entry.zone.key, None)

@@ -21,11 +21,14 @@ server address.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from ..answer import IterResult
 from ..counters import Counters
 from ..dnssec.status import Problem, Reason, Security
-from ..iterate.engine import Iterator, IterResult, QueryState, ResolveError
+from ..errors import ResolveError
 from ..wire.name import Name
 from ..wire.rrset import RRset
 from ..wire.types import RRType
@@ -116,13 +119,28 @@ def _over_limit(reason: Reason | None) -> bool:
     return reason is not None and reason.problem == Problem.BUDGET_EXCEEDED
 
 
-class QueryFetch:
-    """The validator's fetch for one client query: the iterator, *validating*, with
-    a record of what it fetched, so that a key entry found bogus can be worked out
-    again from other servers (``chain.Refetch``)."""
+# one look-up of the validator: the iterator's resolve(name, type, state,
+# validating=True) for the client query's state, bound by the service
+Lookup = Callable[[Name, int], Awaitable[IterResult]]
 
-    def __init__(self, iterator: Iterator, state: QueryState, counters: Counters) -> None:
-        self.iterator = iterator
+
+class Attempts(Protocol):
+    """What asking again marks on the client query's record of work (the iterator's
+    ``QueryState``): look-ups of (name key, type) that skip the cache once, and the
+    addresses of servers that gave bogus data, asked last."""
+
+    fresh: set[tuple[bytes, int]]
+    avoid: set[str]
+
+
+class QueryFetch:
+    """The validator's fetch for one client query: *lookup* (the iterator, asked for
+    the validator) with a record of what it fetched, so that a key entry found bogus
+    can be worked out again from other servers (``chain.Refetch``). *state* is the
+    same query's record of work, shared with *lookup*."""
+
+    def __init__(self, lookup: Lookup, state: Attempts, counters: Counters) -> None:
+        self.lookup = lookup
         self.state = state
         self.counters = counters
         self.fetched: list[tuple[Name, int, IterResult]] = []
@@ -132,7 +150,7 @@ class QueryFetch:
     async def __call__(self, name: Name, rtype: int) -> IterResult:
         result = self.prepared.pop((name.key, rtype), None)
         if result is None:
-            result = await self.iterator.resolve(name, rtype, self.state, validating=True)
+            result = await self.lookup(name, rtype)
         self.fetched.append((name, rtype, result))
         return result
 
@@ -172,7 +190,7 @@ class QueryFetch:
 
     async def _refetch(self, name: Name, rtype: int) -> IterResult | None:
         try:
-            return await self.iterator.resolve(name, rtype, self.state, validating=True)
+            return await self.lookup(name, rtype)
         except ResolveError as exc:
             log.debug("asking again for %s/%d: %s", name, rtype, exc.text)
             return None

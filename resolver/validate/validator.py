@@ -15,12 +15,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..answer import IterResult
+from ..config import ValidationLimits as Limits
 from ..dnssec.algorithms import AlgorithmPolicy
-from ..dnssec.budget import Budget, Limits
+from ..dnssec.budget import Budget
 from ..dnssec.denial import DenialKind, prove_denial
 from ..dnssec.status import Problem, Reason, Security, Verdict
 from ..dnssec.verify import KeySet, RRsetResult, verify_rrset
-from ..iterate.engine import IterResult
+from ..lru import Lru
 from ..wire.name import Name, NameError_
 from ..wire.rdata import RdataError, rrsig_signer
 from ..wire.rrset import RRset
@@ -39,6 +41,8 @@ _INSECURE_EDE = {Problem.UNSUPPORTED_ALGORITHM, Problem.UNSUPPORTED_DIGEST,
 # DNSKEY is RFC 8914 s4.10 "DNSKEY Missing" ("a DS record existed at a parent, but no
 # supported matching DNSKEY record could be found for the child"), as Unbound says.
 _EDE_FOR = {Problem.DS_MISMATCH: 9}
+
+CHECKED_MEMO_SIZE = 20000     # signature checks remembered by the validator
 
 _UNSIGNED_TYPE = Verdict(Security.INDETERMINATE, Reason(
     Problem.INDETERMINATE, "RRSIG records are not signed themselves"))
@@ -69,7 +73,10 @@ class Validator:
         self.policy = policy
         self.limits = limits
         self.now = now
-        self._checked: dict[tuple[object, ...], tuple[float, RRsetResult]] = {}
+        # verified signatures -> (until when, result); read with use(): the SOA and
+        # NSEC3 signatures asked for most stay, a flood of one-off ones goes first
+        self._checked: Lru[tuple[object, ...], tuple[float, RRsetResult]] = \
+            Lru(CHECKED_MEMO_SIZE)
 
     async def validate(self, qname: Name, qtype: int, result: IterResult, fetch: Fetch,
                        budget: Budget, trace: Trace) -> Outcome:
@@ -160,7 +167,8 @@ class Validator:
             proofs = self._verified(result.proofs, entry, signer, budget)
             denial = prove_denial(DenialKind.WILDCARD, rrset.name, rrset.rtype, signer, proofs,
                                   self.limits, budget, wildcard_labels=checked.rrsig.labels,
-                                  explain=trace.enabled)
+                                  explain=trace.enabled,
+                                  nsec3_memo=self.finder.nsec3_memo)
             if trace.enabled:
                 for step in denial.steps:
                     trace.add(str(signer), step)
@@ -228,15 +236,13 @@ class Validator:
         key = (keys, zone.key, rrset.name.key, rrset.rtype, tuple(rrset.rdatas),
                tuple(rrset.sigs))
         now = self.now()
-        known = self._checked.get(key)
+        known = self._checked.use(key)
         if known is not None:
             if known[0] > now:
                 return known[1]
             del self._checked[key]
         result = verify_rrset(rrset, keys, zone, now, budget, self.policy)
         if result.ok and result.ttl > 0:
-            if len(self._checked) > 20000:
-                self._checked.clear()
             self._checked[key] = (now + result.ttl, result)
         return result
 
@@ -300,7 +306,7 @@ class Validator:
                                       f"{what}: NSEC/NSEC3 signatures do not verify"), zone)
         kind = DenialKind.NXDOMAIN if nx else DenialKind.NODATA
         denial = prove_denial(kind, name, qtype, zone, proofs, self.limits, budget,
-                              explain=trace.enabled)
+                              explain=trace.enabled, nsec3_memo=self.finder.nsec3_memo)
         if not trace.enabled:
             return Part(denial.verdict, zone, ttl)
         if len(proofs) < len(result.proofs):

@@ -565,7 +565,7 @@ def parse(wire: bytes) -> Message:
         return _parse(wire)
     except FormError:
         raise
-    except Exception as exc:  # defensive: any slip in the walker is still a FormError
+    except Exception as exc:  # noqa: BLE001 - defensive: any slip in the walker is still a FormError
         raise FormError(f"malformed message ({type(exc).__name__})") from None
 
 
@@ -650,7 +650,7 @@ def parse_question(wire: bytes) -> tuple[int, int, Question | None]:
         qname, pos = _read_name(wire, 12, end, {})
     except FormError:
         raise
-    except Exception:
+    except Exception:  # noqa: BLE001 - as in parse(): any slip is still a FormError
         raise FormError("malformed question") from None
     if pos + 4 > end:
         raise FormError("truncated question")

@@ -917,9 +917,8 @@ def _extra_checks(rtype: int, values: list[Any]) -> None:
         expected = _SSHFP_LENGTH.get(values[1])
         if expected is not None and len(values[2]) != expected:
             raise RdataError("SSHFP fingerprint length does not match its type")
-    elif rtype == RRType.NSEC3:
-        if not values[4]:
-            raise RdataError("NSEC3 next hashed owner is empty (RFC 5155 s3.1.6)")
+    elif rtype == RRType.NSEC3 and not values[4]:
+        raise RdataError("NSEC3 next hashed owner is empty (RFC 5155 s3.1.6)")
 
 
 # --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 
 from resolver.api.app import create_app, start_api
-from resolver.api.mail_routes import AUTHSERV_ID_KEY
+from resolver.api.inputs import AUTHSERV_ID_KEY
 from resolver.config import Settings
 from resolver.service import Resolver
 from resolver.testnet.hierarchy import build

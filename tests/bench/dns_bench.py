@@ -218,7 +218,7 @@ def _guarded(name: str, body: Callable[[], list[Row]], keys: tuple[str, ...] = (
     the report's metrics *keys* are then marked as not measured."""
     try:
         return body()
-    except Exception as exc:   # reported as a row; the rest of the bench goes on
+    except Exception as exc:   # noqa: BLE001 - reported as a row; the rest of the bench goes on
         progress(f"{name} failed: {exc}")
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         report.record_error(keys, f"{name} failed: {first}")
@@ -238,7 +238,7 @@ def _latency(env: Environment, kind: str, key: str, make_file: Callable[[int], P
         lat = latency.alternate(ports, make_file, runs=RUNS, pin=env.pin.load, count=count,
                                 once=once, timeout=timeout, kind=kind, progress=progress,
                                 cwd=ROOT)
-    except Exception as exc:   # the throughput rows above still stand
+    except Exception as exc:   # noqa: BLE001 - the throughput rows above still stand
         progress(f"{kind} latency failed: {exc}")
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         report.record_error((f"{key}_p50", f"{key}_p99"), f"{kind} latency failed: {first}")

@@ -434,7 +434,7 @@ def section() -> list[Row]:
     """Memory per cached answer (RSS growth / answers), ours next to Unbound."""
     try:
         return _memory()
-    except Exception as exc:   # a row, not a crash of the bench (processes are stopped)
+    except Exception as exc:   # noqa: BLE001 - a row, not a crash of the bench (processes are stopped)
         progress(f"memory benchmark failed: {exc}")
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         report.record_error("mem_answer", first)

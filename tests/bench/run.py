@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for title, fn in SECTIONS:
         try:
             rows = fn()
-        except Exception as exc:   # the other sections and the report still run
+        except Exception as exc:   # noqa: BLE001 - the other sections and the report still run
             traceback.print_exc()
             failed = True
             rows = [("error", "", "", f"{type(exc).__name__}: {exc}".splitlines()[0])]

@@ -45,11 +45,10 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from resolver.cache.messages import query_key
 from resolver.cache.rrsets import Rank
-from resolver.config import Settings
+from resolver.clock import FixedClock
+from resolver.config import Settings, ValidationLimits
 from resolver.dnssec.anchors import TrustAnchor, TrustAnchors
-from resolver.dnssec.budget import Limits
 from resolver.iterate.transport import (
     Reply,
     Server,
@@ -63,6 +62,7 @@ from resolver.wire import message as wm
 from resolver.wire import rdata as rd
 from resolver.wire.message import RR, Edns, FormError, Message, Question
 from resolver.wire.name import Name
+from resolver.wire.querykey import query_key
 from resolver.wire.rrset import RRset
 from resolver.wire.types import (
     DO,
@@ -241,7 +241,7 @@ def _norm_rdata(rtype: int, data: bytes) -> bytes:
     names case-insensitively)."""
     try:
         return rd.decode(rtype, data).to_wire(lower=True)
-    except Exception:   # undecodable or a type without a class: compare as is
+    except Exception:   # noqa: BLE001 - undecodable or a type without a class: compare as is
         return data
 
 
@@ -342,10 +342,8 @@ def is_negative(msg: Message) -> bool:
 def _proof_records(records: Sequence[RR]) -> list[RR]:
     out = []
     for rr in records:
-        if rr.rtype in _PROOF_TYPES:
-            out.append(rr)
-        elif rr.rtype == RRType.RRSIG and len(rr.rdata) >= 2 and \
-                int.from_bytes(rr.rdata[:2], "big") in _PROOF_TYPES:
+        if rr.rtype in _PROOF_TYPES or (rr.rtype == RRType.RRSIG and len(rr.rdata) >= 2 and
+                                        int.from_bytes(rr.rdata[:2], "big") in _PROOF_TYPES):
             out.append(rr)
     return out
 
@@ -376,8 +374,8 @@ def compare_semantic(entry: Entry, got: Message, dialect: str) -> str | None:
         diff = _question_diff(exp, got)
         if diff:
             return diff
-    elif "qname" in scope:
-        if not exp.question or not got.question or exp.question[0].name != got.question[0].name:
+    elif "qname" in scope and (not exp.question or not got.question
+                               or exp.question[0].name != got.question[0].name):
             return (f"qname: expected {_question_text(exp.question)}, "
                     f"got {_question_text(got.question)}")
     if "answer" in scope:
@@ -526,9 +524,8 @@ def query_matches(entry: Entry, query: Message, tcp: bool, dialect: str) -> bool
         elif item in _SECTIONS:
             if section_diff(item, getattr(entry, item), getattr(query, item)) is not None:
                 return False
-        elif item == "all":
-            if compare_strict_unbound(entry, query) is not None:
-                return False
+        elif item == "all" and compare_strict_unbound(entry, query) is not None:
+            return False
     return True
 
 
@@ -647,14 +644,6 @@ def _same_question(query: Message, reply: Message) -> bool:
 # --------------------------------------------------------------------------
 # the resolver under test
 
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.value = start
-
-    def now(self) -> float:
-        return self.value
-
-
 def _signature_window(scenario: Scenario) -> float | None:
     """A time inside every RRSIG validity window of the file (for ``-1`` dates)."""
     start, end = 0, 1 << 32
@@ -738,7 +727,7 @@ def profile(scenario: Scenario, hints: Path | None, run: RunSettings) -> Setting
                         ipv6_upstream=run.ipv6,
                         legacy_algorithms=True, allow_loopback_upstream=True,
                         trust_anchor_signaling=False,
-                        validation_limits=Limits(nsec3_iterations=150))
+                        validation_limits=ValidationLimits(nsec3_iterations=150))
     # a special-use zone the scenario serves data for is not answered locally
     # (Unbound's local-zone nodefault; kresd has no such local zones)
     names = [e.qname for e in scenario.entries() if e.qname is not None]
@@ -820,7 +809,7 @@ class Replayer:
             validation = window if window is not None else start
             if config.override_date is None:
                 start = validation
-        self.clock = Clock(start)
+        self.clock = FixedClock(start)
         self.validation_start = validation
         self.run_settings = run_settings(scenario, open_qmin)
         text = _hints_text(scenario, self.run_settings)
@@ -834,10 +823,10 @@ class Replayer:
         if self.dialect == DECKARD:
             offset = validation - start
             clock = self.clock
-            vnow = lambda: clock.value + offset  # noqa: E731
+            vnow = lambda: clock() + offset  # noqa: E731
         else:
             vnow = lambda: validation  # noqa: E731
-        self.resolver = Resolver(self.settings, transport=self.transport, now=self.clock.now,
+        self.resolver = Resolver(self.settings, transport=self.transport, now=self.clock,
                                  validation_now=vnow, anchors=_anchors(scenario))
         # glue for name servers anywhere below the server's zone, as testbound and
         # Deckard's resolvers accept it (Unbound: harden-unverified-glue: no)
@@ -873,7 +862,7 @@ class Replayer:
         before = len(self.transport.unmatched)
         try:
             reply = await self.ask(wire)
-        except Exception as exc:   # the server would log this and send SERVFAIL
+        except Exception as exc:   # noqa: BLE001 - the server would log this and send SERVFAIL
             where = traceback.extract_tb(exc.__traceback__)[-1]
             text = (f"step {step.number}: the resolver raised {type(exc).__name__}: {exc} "
                     f"({Path(where.filename).name}:{where.lineno})")
@@ -913,7 +902,7 @@ class Replayer:
                 result.checks += 1
                 self._check(step, step.entry, last, unchecked)
             elif kind == "TIME_PASSES":
-                self.clock.value += step.elapse
+                self.clock.advance(step.elapse)
             elif kind in ("REPLY", "TRAFFIC", "NOTHING", "CHECK_OUT_QUERY"):
                 continue   # one-shot replies are used by the transport
             else:
@@ -1002,7 +991,7 @@ def replay(path: str | Path, open_qmin: bool | None = None) -> Result:
             result = replayer.result
             result.error = f"the scenario did not finish in {SCENARIO_TIMEOUT:.0f} s"
             result.fail_both(result.error)
-        except Exception as exc:   # a replayer bug must not stop the other scenarios
+        except Exception as exc:   # noqa: BLE001 - a replayer bug must not stop the other scenarios
             result = replayer.result
             result.error = f"the replay crashed: {type(exc).__name__}: {exc}"
             result.fail_both(result.error)

@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from resolver.config import ValidationLimits as Limits
 from resolver.dnssec import algorithms
 from resolver.dnssec.algorithms import DEFAULT, LEGACY
-from resolver.dnssec.budget import Budget, Limits
+from resolver.dnssec.budget import Budget
 from resolver.dnssec.canonical import canonical_rdatas, signed_data, signed_owner
 from resolver.dnssec.keys import key_tag, make_ds, match_ds
 from resolver.dnssec.status import Problem, Security
@@ -855,7 +856,7 @@ def count_verifications(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         return real(algorithm, key, signature, data)
 
     monkeypatch.setattr(algorithms, "verify_signature", counting)
-    yield calls
+    return calls
 
 
 def _colliding_keys(count: int) -> list[bytes]:

@@ -2,7 +2,7 @@
 
 Each block gives TLSA records, a peer chain (leaf first), ``nonamechecks`` and the
 expected X509_V_ERR code and match depth. The driver semantics (OpenSSL
-``test/danetest.c``) map onto :func:`resolver.mail.dane.match_chain` as follows:
+``test/danetest.c``) map onto :func:`resolver.mail.dane_match.match_chain` as follows:
 
 * base domain ``example.com`` (``server.example`` for dane-cross) is the one reference
   identifier; ``nonamechecks=1`` (DANE_FLAG_NO_DANE_EE_NAMECHECKS) is
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from resolver.mail.dane import DaneMatch, match_chain
+from resolver.mail.dane_match import DaneMatch, match_chain
 from resolver.wire import rdata as rd
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "mail" / "dane" / "openssl"
@@ -82,7 +82,7 @@ def run_openssl_suite(include_ignored: bool = False) -> tuple[int, int, list[str
             result = run_case(case, anchors, base, include_ignored)
             got: tuple[int | None, int] = (result.openssl_error, result.depth)
             note = f"{result.kind.value}: {result.reason}"
-        except Exception as exc:  # a crash is a failed case, not a crashed suite
+        except Exception as exc:  # noqa: BLE001 - a crash is a failed case, not a crashed suite
             got = (None, -2)
             note = f"exception {type(exc).__name__}: {exc}"
         ok = got == want

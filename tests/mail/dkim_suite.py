@@ -468,7 +468,7 @@ async def _run_all(items: list[Vector]) -> list[str | None]:
     for v in items:
         try:
             out.append(await v.check())
-        except Exception as exc:  # a crash is a failed vector, not a crashed runner
+        except Exception as exc:  # noqa: BLE001 - a crash is a failed vector, not a crashed runner
             out.append(f"exception {type(exc).__name__}: {exc}")
     return out
 

@@ -62,9 +62,9 @@ def test_failures_carry_reasons_and_fold() -> None:
 
 def test_unsigned_and_unknown_results() -> None:
     assert format_authentication_results("mx", dkim=[]) == "mx; dkim=none"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a registered spf result"):
         format_authentication_results("mx", spf=SpfInfo("maybe"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a registered dmarc result"):
         format_authentication_results("mx", dmarc=DmarcResult("policy"))
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from resolver.mail import x509util as xu
-from resolver.mail.dane import (
+from resolver.mail.dane_match import (
     SMTP_USAGES,
     MatchKind,
     classify_tlsa,
@@ -50,7 +50,7 @@ def test_openssl_suite_with_ignored_lines_as_records() -> None:
     assert failed == 0, "\n".join(d for d in details if d.startswith("FAIL"))
 
 
-@pytest.mark.parametrize("label,case,anchors,base", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("label", "case", "anchors", "base"), CASES, ids=[c[0] for c in CASES])
 def test_openssl_block(label: str, case: dict[str, Any], anchors: list[x509.Certificate],
                        base: str) -> None:
     result = run_case(case, anchors, base)
@@ -119,7 +119,7 @@ def test_dane_ee_name_checks_opt_in(pki: dict[str, Issued]) -> None:
     assert result.kind is MatchKind.NAME_MISMATCH and result.openssl_error == 62
 
 
-@pytest.mark.parametrize("selector,mtype", [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)])
+@pytest.mark.parametrize(("selector", "mtype"), [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)])
 def test_dane_ta_every_selector_and_mtype(pki: dict[str, Issued], selector: int,
                                           mtype: int) -> None:
     result = match_chain([tlsa_for(2, selector, mtype, pki["inter"])],
@@ -343,9 +343,9 @@ def test_pkix_usages(pki: dict[str, Issued]) -> None:
 
 
 def test_errors_and_json(pki: dict[str, Issued]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="empty certificate chain"):
         match_chain([tlsa_for(3, 1, 1, pki["leaf"])], [], "mx.example.com")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no reference identifier"):
         match_chain([tlsa_for(3, 1, 1, pki["leaf"])], chain(pki, "leaf"), [])
     result = match_chain([tlsa_for(3, 1, 1, pki["leaf"]), rd.TLSA(9, 9, 9, b"")],
                          chain(pki, "leaf"), "mx.example.com")

@@ -14,10 +14,10 @@ import json
 import pytest
 
 from resolver.dnssec.status import Security
-from resolver.mail.dane import (
+from resolver.mail.dane_match import MatchKind
+from resolver.mail.dane_smtp import (
     DomainVerdict,
     HostVerdict,
-    MatchKind,
     SmtpDaneDecision,
     smtp_dane,
 )
@@ -129,7 +129,7 @@ MATRIX = [(m, a, t) for m in ("secure", "insecure", "bogus") for a in (SEC, INS)
           for t in TLSA_KINDS]
 
 
-@pytest.mark.parametrize("mx_kind,addr,tlsa", MATRIX,
+@pytest.mark.parametrize(("mx_kind", "addr", "tlsa"), MATRIX,
                          ids=[f"mx-{m}-addr-{a.label}-tlsa-{t}" for m, a, t in MATRIX])
 def test_matrix(mx_kind: str, addr: Security, tlsa: str) -> None:
     dns = build(mx_kind, addr, tlsa)
@@ -195,7 +195,7 @@ def test_dane_host_authenticates_a_chain() -> None:
     other = make_cert("mx1.example.com", dns=("mx1.example.com",))
     assert host.match([other.cert]).kind is MatchKind.NO_MATCH
     may = run(build("secure", SEC, "nxdomain")).hosts[0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="has verdict may, not dane"):
         may.match([LEAF.cert])
 
 

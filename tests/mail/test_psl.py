@@ -35,7 +35,7 @@ def test_org_domain_names() -> None:
     assert SNAPSHOT.org_domain("www.食狮.公司.cn") == name("xn--85x722f.xn--55qx5d.cn")
     assert SNAPSHOT.org_domain(name("foo.bar.github.io")) == name("bar.github.io")
     for bad in ("", ".example.com", "a..b"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a domain name"):
             SNAPSHOT.org_domain(bad)
 
 

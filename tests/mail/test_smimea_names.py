@@ -24,7 +24,7 @@ def test_suite_all_pass() -> None:
     assert passed == len(VECTORS) == 12
 
 
-@pytest.mark.parametrize("address,kind,expected", VECTORS,
+@pytest.mark.parametrize(("address", "kind", "expected"), VECTORS,
                          ids=[f"{k}-{a}" for a, k, _ in VECTORS])
 def test_vector(address: str, kind: str, expected: str) -> None:
     func = smimea_owner if kind == "smimea" else openpgpkey_owner

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from resolver.dnssec.status import Security
-from resolver.mail.dane import MatchKind
+from resolver.mail.dane_match import MatchKind
 from resolver.mail.dnsapi import Lookup, StaticDns
 from resolver.mail.smimea import (
     EmailAddressError,
@@ -160,7 +160,7 @@ def test_smimea_lookup_insecure_and_absent(pki: dict[str, Issued]) -> None:
     insecure = asyncio.run(smimea_lookup(smimea_dns(pki, Security.INSECURE), EMAIL))
     assert insecure.verdict is KeyVerdict.UNTRUSTED
     assert any("RFC 8162 s9" in r for r in insecure.reasons)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="verdict is untrusted"):
         insecure.verify(pki["alice"].cert)
     absent = asyncio.run(smimea_lookup(StaticDns(), EMAIL))
     assert absent.verdict is KeyVerdict.NONE and absent.records.usable == ()

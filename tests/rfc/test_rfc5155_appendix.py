@@ -17,7 +17,8 @@ import dns.dnssec
 import dns.name
 import pytest
 
-from resolver.dnssec.budget import Budget, Limits
+from resolver.config import ValidationLimits as Limits
+from resolver.dnssec.budget import Budget
 from resolver.dnssec.denial import DenialKind, DenialResult, prove_denial
 from resolver.dnssec.nsec3 import (
     nsec3_hash,
@@ -353,7 +354,7 @@ def test_dispatcher(kind: DenialKind, qname: str, qtype: int, filename: str,
 
 
 def test_dispatcher_wildcard_needs_labels() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs the RRSIG labels value"):
         prove_denial(DenialKind.WILDCARD, QWILD, RRType.MX, ZONE, load(B4))
     result = prove_denial(DenialKind.WILDCARD, QWILD, RRType.MX, ZONE, load(B4),
                           wildcard_labels=2)

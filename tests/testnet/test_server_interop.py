@@ -27,7 +27,8 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from resolver.dnssec.budget import Budget, Limits
+from resolver.config import ValidationLimits as Limits
+from resolver.dnssec.budget import Budget
 from resolver.dnssec.denial import DenialKind, prove_denial
 from resolver.dnssec.keys import match_ds
 from resolver.dnssec.status import Problem, Security, Verdict

@@ -9,11 +9,11 @@ signature validity, so the signatures stay valid while the caches age.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from resolver.answer import Answer
-from resolver.dnssec.budget import Limits
+from resolver.clock import FixedClock
+from resolver.config import ValidationLimits as Limits
 from resolver.dnssec.status import Problem, Security
 from resolver.server.listener import DnsServer
 from resolver.service import Resolver
@@ -26,14 +26,6 @@ from resolver.wire.types import AD, Rcode, RRType
 from .conftest import Served, run
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def ask(resolver: Resolver, name: str, rtype: int = RRType.A) -> Answer:
     return run(resolver.resolve(Name.from_text(name), rtype))
 
@@ -43,9 +35,9 @@ def ask(resolver: Resolver, name: str, rtype: int = RRType.A) -> Answer:
 
 def test_negative_trust_anchor_makes_a_bogus_zone_insecure_until_it_expires(
         zones: Served) -> None:
-    clock = Clock()
+    clock = FixedClock()
     resolver = zones.resolver(now=clock, validation_now=clock, negative_anchors=[
-        ("bogus.example.", clock.now + 100), ("expired.example.", clock.now - 1)])
+        ("bogus.example.", clock() + 100), ("expired.example.", clock() - 1)])
     answer = ask(resolver, "www.bogus.example.")
     assert (answer.rcode, answer.security) == (Rcode.NOERROR, Security.INSECURE)
     assert answer.reason is not None and answer.reason.problem == Problem.NEGATIVE_ANCHOR
@@ -58,7 +50,7 @@ def test_negative_trust_anchor_makes_a_bogus_zone_insecure_until_it_expires(
     assert ask(resolver, "www.secure.example.").security == Security.SECURE
     # from the cache, still insecure while the anchor lasts
     assert ask(resolver, "www.bogus.example.").security == Security.INSECURE
-    clock.now += 200
+    clock.advance(200)
     after = ask(resolver, "www.bogus.example.")
     assert (after.rcode, after.security) == (Rcode.SERVFAIL, Security.BOGUS)
     assert [code for code, _ in after.ede] == [6]
@@ -84,7 +76,7 @@ def test_bogus_answers_are_cached_and_not_fetched_again(zones: Served) -> None:
 
 
 def test_bogus_zone_keys_back_off(zones: Served) -> None:
-    clock = Clock()
+    clock = FixedClock()
     resolver = zones.resolver(now=clock, validation_now=clock)
     zone = Name.from_text("expired.example.")
     lives = []
@@ -94,10 +86,10 @@ def test_bogus_zone_keys_back_off(zones: Served) -> None:
         assert entry is not None and entry.security == Security.BOGUS
         life = 0
         while resolver.keys.get(zone) is not None and life < 2000:
-            clock.now += 10
+            clock.advance(10)
             life += 10
         lives.append(life)
-        clock.now += 61          # the answer's own bogus TTL too
+        clock.advance(61)        # the answer's own bogus TTL too
     assert lives[0] <= BOGUS_KEY_TTL + 10
     assert lives[1] > lives[0] and lives[2] > lives[1], lives
 
@@ -196,7 +188,7 @@ def test_trust_anchor_signal_follows_priming_at_most_hourly(zones: Served) -> No
     """Once the root keys validate, one query for _ta-<tags>. NULL goes to the root;
     priming again within the hour sends none; an hour later one more; switched off,
     none."""
-    clock = Clock()
+    clock = FixedClock()
     resolver = zones.resolver(now=clock, validation_now=clock)
     tags = sorted({a.key_tag for a in resolver.anchors if a.zone.is_root()})
     expected = Name.from_text("_ta-" + "-".join(f"{t:04x}" for t in tags) + ".")
@@ -221,7 +213,7 @@ def test_trust_anchor_signal_follows_priming_at_most_hourly(zones: Served) -> No
     assert resolver.stats.anchor_signals == 1 and signals() == before + 1
     prime(resolver)
     assert resolver.stats.anchor_signals == 1 and signals() == before + 1
-    clock.now += 3601
+    clock.advance(3601)
     prime(resolver)
     assert resolver.stats.anchor_signals == 2 and signals() == before + 2
     quiet = zones.resolver(trust_anchor_signaling=False)

@@ -4,7 +4,7 @@ check it; found by the Deckard replays (nsec_wildcard_answer_response)."""
 
 from __future__ import annotations
 
-from resolver.server.respond import build_response
+from resolver.answer import build_response
 from resolver.wire import message as wm
 from resolver.wire.name import Name
 from resolver.wire.types import AD, RRType

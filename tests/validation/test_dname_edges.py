@@ -18,12 +18,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from resolver.answer import Answer
+from resolver.answer import Answer, IterResult
 from resolver.authority.lookup import lookup
 from resolver.config import IterLimits
 from resolver.dnssec.budget import Budget
 from resolver.dnssec.status import Security
-from resolver.iterate.engine import IterResult
 from resolver.iterate.scrub import Kind, classify
 from resolver.server.listener import DnsServer
 from resolver.service import Resolver
@@ -97,7 +96,7 @@ def twice(served: Served, name: str, rtype: str,
 
 
 @pytest.mark.parametrize("minimise", [True, False], ids=["qmin-on", "qmin-off"])
-@pytest.mark.parametrize("name,rtype", list(CASES), ids=[f"{n[:24]}-{t}" for n, t in CASES])
+@pytest.mark.parametrize(("name", "rtype"), list(CASES), ids=[f"{n[:24]}-{t}" for n, t in CASES])
 def test_network_then_cache(zones: Served, name: str, rtype: str, minimise: bool) -> None:
     rcode, chain = CASES[(name, rtype)]
     first, second, asked = twice(zones, name, rtype, qname_minimisation=minimise)
@@ -223,7 +222,7 @@ WIRE = [(TOO_LONG, "A"), (f"dname.{ZONE}", "DNAME"), (f"sub.alias.{ZONE}", "DNAM
         (f"back.alias.{ZONE}", "A"), (f"back.dname.{ZONE}", "A")]
 
 
-@pytest.mark.parametrize("name,rtype", WIRE, ids=[f"{n[:24]}-{t}" for n, t in WIRE])
+@pytest.mark.parametrize(("name", "rtype"), WIRE, ids=[f"{n[:24]}-{t}" for n, t in WIRE])
 def test_wire_answers(zones: Served, dns: tuple[DnsServer, int], name: str,
                       rtype: str) -> None:
     """With DO from the network, with DO again (the wire cache), then with AD and

@@ -471,7 +471,7 @@ def test_extra_253_rrsig_beside_a_valid_one_is_secure(zones: Served) -> None:
     assert "192.0.2.30" in data_text(answers[0])
 
 
-@pytest.mark.parametrize("zone,algorithm", [("private-alg.example.", 253),
+@pytest.mark.parametrize(("zone", "algorithm"), [("private-alg.example.", 253),
                                             ("unknown-alg.example.", 100)])
 def test_ds_set_of_only_unsupported_algorithms_is_insecure(zones: Served, zone: str,
                                                            algorithm: int) -> None:

@@ -422,11 +422,12 @@ def play(net: Net, case: Case) -> bool:
 
     try:
         run(body(), CASE_TIMEOUT)
-    except Exception as exc:   # a crash breaks the invariant too
+    except Exception as exc:  # noqa: BLE001 - a crash breaks the invariant too
         case.error = f"{type(exc).__name__}: {exc}"
     case.applied = forgery.applied
     if forgery.crashes:
-        case.problem = f"the mutation itself raised {forgery.crashes[0]} (a bug in tamper.py)"
+        case.problem = f"the mutation itself raised {forgery.crashes[0]} " \
+                       "(a bug in resolver.testnet.tamper)"
         return True
     if not case.applied:
         return False
@@ -606,7 +607,7 @@ HEADLINE = [
 ]
 
 
-@pytest.mark.parametrize("name,rtype,kind,mutation", HEADLINE,
+@pytest.mark.parametrize(("name", "rtype", "kind", "mutation"), HEADLINE,
                          ids=[f"{n}{t}-{k}" for n, t, k, _ in HEADLINE])
 def test_headline_forgeries_are_servfail(net: Net, name: str, rtype: str, kind: str,
                                          mutation: Mutation) -> None:

@@ -4,7 +4,7 @@ The interop hierarchy (signed by BIND and ldns, not by us) is served by the test
 network; the resolver walks it from the root hints with the root DS as its trust
 anchor, validation time pinned to 2026-11-28T16:00:00Z (TTLs use the real clock).
 Each case checks the rcode, the security status, the AD bit of the client response
-built by :func:`resolver.server.respond.build_response` (AD exactly when secure), the
+built by :func:`resolver.answer.build_response` (AD exactly when secure), the
 answer DATA regex, and for bogus answers SERVFAIL with a DNSSEC Extended DNS Error.
 Run with QNAME minimisation on and off, warm (one resolver for all cases, then all
 cases again from the cache) and cold (a fresh resolver per case).
@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from resolver.answer import Answer
+from resolver.answer import Answer, build_response
 from resolver.dnssec.status import Security
-from resolver.server.respond import build_response
 from resolver.service import Resolver
 from resolver.wire import message as wm
 from resolver.wire.message import Message

@@ -35,7 +35,8 @@ import resolver.dnssec.nsec3 as nsec3
 import resolver.service as service
 import resolver.validate.chain as chain
 from resolver.answer import Answer
-from resolver.dnssec.budget import Budget, Limits
+from resolver.config import ValidationLimits as Limits
+from resolver.dnssec.budget import Budget
 from resolver.dnssec.keys import key_tag
 from resolver.dnssec.status import Problem, Security
 from resolver.service import Resolver

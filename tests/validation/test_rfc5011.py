@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from resolver.clock import FixedClock
 from resolver.config import Settings
 from resolver.dnssec.anchors import TrustAnchor, load_default_anchors
 from resolver.dnssec.canonical import signed_data
@@ -23,16 +24,15 @@ from resolver.service import Resolver
 from resolver.testnet.server import AuthServer
 from resolver.testnet.signer import SignSpec, sign_zone
 from resolver.testnet.signing_keys import SigningKey, generate
-from resolver.validate import autotrust
+from resolver.validate import autotrust_store
 from resolver.validate.autotrust import (
     DAY,
-    AutotrustError,
     KeyState,
-    TrustAnchorManager,
-    read_state_file,
     refresh_interval,
     signal_qname,
 )
+from resolver.validate.autotrust_manager import TrustAnchorManager
+from resolver.validate.autotrust_store import AutotrustError, read_state_file
 from resolver.validate.chain import final_rrset
 from resolver.wire import rdata as rd
 from resolver.wire.name import ROOT, Name
@@ -46,14 +46,6 @@ T0 = 1_760_000_000.0            # 2025-10-09, the fake "now" the tests start at
 TTL = 86400                     # DNSKEY TTL: refresh every TTL/2 = 12 h
 INCEPTION = int(T0 - DAY)
 EXPIRATION = int(T0 + 400 * DAY)  # covers the whole simulated rollover
-
-
-class FakeClock:
-    def __init__(self, when: float = T0) -> None:
-        self.when = when
-
-    def __call__(self) -> float:
-        return self.when
 
 
 def revoked(key: SigningKey) -> SigningKey:
@@ -88,7 +80,7 @@ def key_anchor(key: SigningKey) -> TrustAnchor:
     return TrustAnchor(ROOT, RRType.DNSKEY, key.dnskey_rdata(), "test")
 
 
-def manager(tmp_path: Path | None, anchors: list[TrustAnchor], clock: FakeClock,
+def manager(tmp_path: Path | None, anchors: list[TrustAnchor], clock: FixedClock,
             **kwargs: Any) -> TrustAnchorManager:
     path = tmp_path / "root.autotrust.json" if tmp_path is not None else None
     return TrustAnchorManager(path, anchors, now=clock, **kwargs)
@@ -106,7 +98,7 @@ def trusted_tags(mgr: TrustAnchorManager) -> set[int]:
     return {a.key_tag for a in mgr.trusted()}
 
 
-def with_b_valid(clock: FakeClock) -> TrustAnchorManager:
+def with_b_valid(clock: FixedClock) -> TrustAnchorManager:
     """A and B both Valid (B through a completed add hold-down)."""
     mgr = manager(None, [key_anchor(KSK_A)], clock)
     mgr.process(ROOT, dnskey_rrset([KSK_A, KSK_B, ZSK], [KSK_A]), clock())
@@ -118,7 +110,7 @@ def with_b_valid(clock: FakeClock) -> TrustAnchorManager:
 
 # ----------------------------------------------------------------------------- s4 events
 def test_configured_ds_meets_its_key() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [ds_anchor(KSK_A)], clock)
     assert [e["type"] for e in mgr.status()] == ["DS"]
     result = mgr.process(ROOT, dnskey_rrset([KSK_A, ZSK], [KSK_A]), clock())
@@ -131,7 +123,7 @@ def test_configured_ds_meets_its_key() -> None:
 
 
 def test_new_key_held_down_then_valid() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [ds_anchor(KSK_A)], clock)
     rrset = dnskey_rrset([KSK_A, KSK_B, ZSK], [KSK_A])
     result = mgr.process(ROOT, rrset, clock())
@@ -154,7 +146,7 @@ def test_new_key_held_down_then_valid() -> None:
 
 def test_add_holddown_is_at_least_the_original_ttl() -> None:
     """RFC 5011 s2.4.1: max(30 days, original TTL of the RRset)."""
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [key_anchor(KSK_A)], clock)
     mgr.process(ROOT, dnskey_rrset([KSK_A, KSK_B], [KSK_A], ttl=40 * DAY), clock())
     entry = next(e for e in mgr.status() if e["key_tag"] == tag(KSK_B))
@@ -162,7 +154,7 @@ def test_add_holddown_is_at_least_the_original_ttl() -> None:
 
 
 def test_key_gone_during_holddown_goes_back_to_start() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [key_anchor(KSK_A)], clock)
     with_b = dnskey_rrset([KSK_A, KSK_B, ZSK], [KSK_A])
     without_b = dnskey_rrset([KSK_A, ZSK], [KSK_A])
@@ -185,7 +177,7 @@ def test_key_gone_during_holddown_goes_back_to_start() -> None:
 
 
 def test_valid_missing_valid_and_keep_missing() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = with_b_valid(clock)
     result = mgr.process(ROOT, dnskey_rrset([KSK_A, ZSK], [KSK_A]), clock())
     assert [(t.old, t.new, t.event) for t in result.transitions] == \
@@ -206,7 +198,7 @@ def test_valid_missing_valid_and_keep_missing() -> None:
 
 def test_missing_key_validates_nothing_new() -> None:
     """A Missing key (B) can still validate the RRset: it stays a trust anchor."""
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = with_b_valid(clock)
     mgr.process(ROOT, dnskey_rrset([KSK_A, ZSK], [KSK_A]), clock())
     result = mgr.process(ROOT, dnskey_rrset([KSK_B, ZSK], [KSK_B]), clock())
@@ -215,7 +207,7 @@ def test_missing_key_validates_nothing_new() -> None:
 
 
 def test_revocation_then_removal() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = with_b_valid(clock)
     rolled = dnskey_rrset([revoked(KSK_A), KSK_B, ZSK], [revoked(KSK_A), KSK_B])
     result = mgr.process(ROOT, rolled, clock())
@@ -244,7 +236,7 @@ def test_revocation_then_removal() -> None:
 
 
 def test_revoked_but_not_self_signed_is_ignored() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = with_b_valid(clock)
     result = mgr.process(ROOT, dnskey_rrset([revoked(KSK_A), KSK_B, ZSK], [KSK_B]), clock())
     assert result.validated and not result.changed and not result.transitions
@@ -260,7 +252,7 @@ def test_revoked_but_not_self_signed_is_ignored() -> None:
 
 
 def test_revoked_unknown_key_is_never_added() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [key_anchor(KSK_A)], clock)
     mgr.process(ROOT, dnskey_rrset([KSK_A, revoked(KSK_C)], [KSK_A, revoked(KSK_C)]), clock())
     assert states(mgr)[tag(KSK_C)] == "Revoked"
@@ -273,7 +265,7 @@ def test_revoked_unknown_key_is_never_added() -> None:
 
 def test_never_empty() -> None:
     """Revoking the last trusted key is refused; the trusted set never empties."""
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [ds_anchor(KSK_A)], clock)
     mgr.process(ROOT, dnskey_rrset([KSK_A, ZSK], [KSK_A]), clock())
     clock.when += DAY
@@ -289,7 +281,7 @@ def test_never_empty() -> None:
 def test_revocation_accepted_without_validation_when_others_remain() -> None:
     """A self-signed revocation of a known key counts even when the RRset does not
     otherwise validate; pending keys vouched for only by it start over (s2.2)."""
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = with_b_valid(clock)
     clock.when += DAY
     mgr.process(ROOT, dnskey_rrset([KSK_A, KSK_B, KSK_C, ZSK], [KSK_A]), clock())
@@ -302,7 +294,7 @@ def test_revocation_accepted_without_validation_when_others_remain() -> None:
 
 
 def test_nothing_changes_without_validation() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [key_anchor(KSK_A)], clock)
     cases = [
         dnskey_rrset([KSK_A, KSK_B, ZSK], [KSK_B]),                  # signed by an unknown key
@@ -329,7 +321,7 @@ def test_refresh_interval_rfc5011_s2_3() -> None:
     assert refresh_interval(TTL, now + 100 * DAY, now, failed=True) == TTL / 10
     assert refresh_interval(30 * DAY, now + 100 * DAY, now, failed=True) == DAY
     assert refresh_interval(None, None, now, failed=True) == 3600
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [key_anchor(KSK_A)], clock)
     assert mgr.next_refresh(clock()) == T0                                    # due at once
     mgr.process(ROOT, dnskey_rrset([KSK_A, ZSK], [KSK_A]), clock())
@@ -339,13 +331,13 @@ def test_refresh_interval_rfc5011_s2_3() -> None:
 def test_signal_qname_rfc8145() -> None:
     assert signal_qname(ROOT, [0x9728, 0x4F66]) == Name.from_text("_ta-4f66-9728.")
     assert signal_qname(ROOT, []) is None
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, [key_anchor(KSK_A)], clock)
     assert mgr.signal_qnames() == [Name.from_text(f"_ta-{tag(KSK_A):04x}.")]
 
 
 def test_bundled_root_anchors_seed() -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(None, list(load_default_anchors(T0)), clock)
     assert {(e["key_tag"], e["type"], e["state"]) for e in mgr.status()} >= \
         {(20326, "DS", "Valid"), (38696, "DS", "Valid")}
@@ -353,7 +345,7 @@ def test_bundled_root_anchors_seed() -> None:
 
 # ----------------------------------------------------------------------------- state file
 def test_state_file_round_trip(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(tmp_path, [ds_anchor(KSK_A)], clock)
     path = tmp_path / "root.autotrust.json"
     assert path.exists()
@@ -363,7 +355,7 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
     mgr.save()
     doc = json.loads(path.read_text())
     assert doc["version"] == 1 and doc["trust_points"][0]["zone"] == "."
-    again = manager(tmp_path, [ds_anchor(KSK_A)], FakeClock(T0 + 5))
+    again = manager(tmp_path, [ds_anchor(KSK_A)], FixedClock(T0 + 5))
     assert again.status() == mgr.status()
     assert again.next_refresh() == mgr.next_refresh()
     assert [(p.zone, [k.dnskey for k in p.keys]) for p in read_state_file(path)] == \
@@ -374,7 +366,7 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
 
 
 def test_state_file_without_trusted_keys_is_reseeded(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     manager(tmp_path, [ds_anchor(KSK_A)], clock)
     path = tmp_path / "root.autotrust.json"
     doc = json.loads(path.read_text())
@@ -397,11 +389,11 @@ def test_bad_state_file_is_rejected(tmp_path: Path, text: str) -> None:
     path = tmp_path / "root.autotrust.json"
     path.write_text(text)
     with pytest.raises(AutotrustError, match=r"root\.autotrust\.json"):
-        TrustAnchorManager(path, [ds_anchor(KSK_A)], now=FakeClock())
+        TrustAnchorManager(path, [ds_anchor(KSK_A)], now=FixedClock(T0))
 
 
 def test_state_file_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(tmp_path, [ds_anchor(KSK_A)], clock)
     path = tmp_path / "root.autotrust.json"
     before = path.read_text()
@@ -415,8 +407,8 @@ def test_state_file_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(autotrust.os, "fsync", fsync)
-    monkeypatch.setattr(autotrust.os, "replace", broken_replace)
+    monkeypatch.setattr(autotrust_store.os, "fsync", fsync)
+    monkeypatch.setattr(autotrust_store.os, "replace", broken_replace)
     mgr.process(ROOT, dnskey_rrset([KSK_A, KSK_B, ZSK], [KSK_A]), clock())
     with pytest.raises(OSError, match="disk full"):
         mgr.save()
@@ -443,7 +435,7 @@ def _fetch_from(rrset: RRset | None, error: Exception | None = None
 
 
 def test_refresh_failures_retry_and_due_points(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     mgr = manager(tmp_path, [ds_anchor(KSK_A)], clock)
     assert asyncio.run(mgr.refresh(_fetch_from(None, TimeoutError("timed out")))) is False
     summary = mgr.summary()[0]
@@ -500,7 +492,7 @@ def test_root_ksk_rollover_on_the_test_network(tmp_path: Path) -> None:
 
 
 async def _rollover(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FixedClock(T0)
     server = AuthServer(ROOT_ADDR, [root_zone([KSK_OLD], [KSK_OLD])])
     await server.start()
     try:

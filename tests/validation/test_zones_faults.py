@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from resolver.answer import Answer
+from resolver.answer import Answer, IterResult
 from resolver.dnssec.budget import Budget
 from resolver.dnssec.keys import make_ds
 from resolver.dnssec.status import Problem, Security
-from resolver.iterate.engine import IterResult
 from resolver.validate.trace import OFF
 from resolver.wire import rdata as rd
 from resolver.wire.name import Name
@@ -175,7 +174,7 @@ def test_dname_synthesis_is_secure(zones: Served) -> None:
     assert (nx.rcode, nx.security) == (NX, SEC)
 
 
-@pytest.mark.parametrize("zone,proof", [("secure.example.", RRType.NSEC),
+@pytest.mark.parametrize(("zone", "proof"), [("secure.example.", RRType.NSEC),
                                         ("nsec3.example.", RRType.NSEC3)])
 def test_wildcard_answer_is_secure_with_its_proof(zones: Served, zone: str, proof: int) -> None:
     answer, nodata = ask(zones, [(f"foo.wild.{zone}", "A"), (f"foo.wild.{zone}", "AAAA")])

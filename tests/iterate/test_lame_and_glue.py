@@ -17,13 +17,12 @@ is measured in the resolver's own time and TTLs can expire on demand:
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from resolver.answer import Answer
+from resolver.clock import FixedClock
 from resolver.config import IterLimits, Settings
 from resolver.dnssec.status import Security
 from resolver.iterate.scrub import Kind, classify
@@ -36,9 +35,8 @@ from resolver.wire.message import Message
 from resolver.wire.name import Name
 from resolver.wire.types import AA, Rcode, RRType
 from resolver.wire.zonefile import read_rr_line
+from tests.networks import InProcessNet, run
 from tests.validation.minitree import ZoneDef, build_tree, sign_spec
-
-from .conftest import FakeClock, InProcessNet, run
 
 ROOT_NS, TLD_NS = "127.0.0.30", "127.0.0.31"
 LIVE, DEAD = "127.0.0.32", "127.0.0.33"     # in-process only: nothing listens there
@@ -74,7 +72,7 @@ class TimedTransport(FakeTransport):
     """A :class:`FakeTransport` that moves *clock* on: by the whole timeout when a
     server does not answer, by a millisecond when it does."""
 
-    def __init__(self, net: InProcessNet, clock: FakeClock) -> None:
+    def __init__(self, net: InProcessNet, clock: FixedClock) -> None:
         super().__init__(net.handler)
         self.clock = clock
 
@@ -102,7 +100,7 @@ class Lab:
         self.net = InProcessNet(net)
         self.paths = net.write_outputs(tmp)
 
-    def resolver(self, clock: FakeClock) -> tuple[Resolver, TimedTransport]:
+    def resolver(self, clock: FixedClock) -> tuple[Resolver, TimedTransport]:
         transport = TimedTransport(self.net, clock)
         settings = Settings(allow_loopback_upstream=True, upstream_port=53,
                             root_hints=self.paths["hints"],
@@ -112,8 +110,8 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    yield Lab(tmp_path_factory.mktemp("lame-glue"))
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    return Lab(tmp_path_factory.mktemp("lame-glue"))
 
 
 def n(text: str) -> Name:
@@ -141,16 +139,16 @@ def sent_to(transport: FakeTransport, address: str) -> int:
 
 # ----------------------------------------------------------------------------- stale glue
 def test_expired_in_zone_address_is_fetched_again_from_the_parent(lab: Lab) -> None:
-    clock = FakeClock(time.time())
+    clock = FixedClock()
     resolver, transport = lab.resolver(clock)
     assert_secure(ask(resolver, "www.stale.lg."), "192.0.2.1")
     clock.advance(120)     # ns1's address is gone, the NS RRset and ns2's address live on
     assert resolver.rrsets.get(n("ns1.stale.lg."), RRType.A) is None
     assert resolver.rrsets.get(n("stale.lg."), RRType.NS) is not None
-    started, sent = clock.now, len(transport.sent)
+    started, sent = clock(), len(transport.sent)
     answer = ask(resolver, "www2.stale.lg.")
     assert_secure(answer, "192.0.2.2")
-    assert clock.now - started < 5.0, "answered within seconds"
+    assert clock() - started < 5.0, "answered within seconds"
     assert len(transport.sent) - sent <= 10
     assert sent_to(transport, DEAD) >= 1       # the dead one was the only choice left
 
@@ -158,7 +156,7 @@ def test_expired_in_zone_address_is_fetched_again_from_the_parent(lab: Lab) -> N
 def test_parent_asked_again_once_when_every_server_is_dead(lab: Lab) -> None:
     """With both servers dead the parent is asked for the delegation once per client
     query, and the SERVFAIL comes after a bounded number of queries."""
-    clock = FakeClock(time.time())
+    clock = FixedClock()
     resolver, transport = lab.resolver(clock)
     assert_secure(ask(resolver, "www.stale.lg."), "192.0.2.1")
     clock.advance(120)
@@ -179,7 +177,7 @@ def test_parent_asked_again_once_when_every_server_is_dead(lab: Lab) -> None:
 
 # ----------------------------------------------------------------------------- two sides
 def test_dead_child_side_ns_falls_back_to_the_parent_delegation(lab: Lab) -> None:
-    clock = FakeClock(time.time())
+    clock = FixedClock()
     resolver, transport = lab.resolver(clock)
     # the child's own NS set (ns2, dead) and its address, from authoritative answers
     ns = ask(resolver, "split.lg.", RRType.NS)
@@ -188,10 +186,10 @@ def test_dead_child_side_ns_falls_back_to_the_parent_delegation(lab: Lab) -> Non
     cached = resolver.rrsets.get(n("split.lg."), RRType.NS)
     assert cached is not None and [Name(d) for d in cached.rrset.rdatas] == [
         n("ns2.split.lg.")]
-    started, sent = clock.now, len(transport.sent)
+    started, sent = clock(), len(transport.sent)
     answer = ask(resolver, "www.split.lg.")
     assert_secure(answer, "192.0.2.3")
-    assert clock.now - started < 10.0
+    assert clock() - started < 10.0
     assert len(transport.sent) - sent <= 20
     assert sent_to(transport, DEAD) >= 1
 
@@ -221,7 +219,7 @@ def test_upward_or_sideways_referral_marks_the_server_lame(lab: Lab, owner: str,
     server = lab.net.net.servers[DEAD]
     server.faults[n("up.lg.").key] = _upward(owner, aa)
     try:
-        clock = FakeClock(time.time())
+        clock = FixedClock()
         resolver, transport = lab.resolver(clock)
         # the lame server first
         resolver.infra.info((LIVE, 53)).srtt = 2.0
@@ -229,7 +227,7 @@ def test_upward_or_sideways_referral_marks_the_server_lame(lab: Lab, owner: str,
         answer = ask(resolver, "www.up.lg.")
         assert_secure(answer, "192.0.2.4")
         assert sent_to(transport, DEAD) >= 1, "the lame server was never asked"
-        assert resolver.infra.is_lame((DEAD, 53), n("up.lg.").key, clock.now)
+        assert resolver.infra.is_lame((DEAD, 53), n("up.lg.").key, clock())
         assert len(transport.sent) <= 20
     finally:
         server.faults.pop(n("up.lg.").key, None)
@@ -241,7 +239,7 @@ def test_empty_non_authoritative_answer_with_ns_above_is_not_nodata(lab: Lab) ->
     server = lab.net.net.servers[DEAD]
     server.faults[n("up.lg.").key] = _upward("lg.", False, "ns.lg.")
     try:
-        clock = FakeClock(time.time())
+        clock = FixedClock()
         resolver, _ = lab.resolver(clock)
         resolver.infra.info((LIVE, 53)).srtt = 2.0
         resolver.infra.info((LIVE, 53)).samples = 1

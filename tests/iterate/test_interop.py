@@ -19,8 +19,7 @@ from resolver.answer import Answer
 from resolver.service import Resolver
 from resolver.wire.name import Name
 from resolver.wire.types import Rcode, type_from_text
-
-from .conftest import INTEROP, Net, run
+from tests.networks import INTEROP, Net, run
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from resolver.clock import FixedClock
 from resolver.config import Settings
 from resolver.server.listener import DnsServer
 from resolver.service import Resolver
@@ -28,8 +29,8 @@ from resolver.wire import message as wm
 from resolver.wire.message import Message
 from resolver.wire.name import Name
 from resolver.wire.types import AA, QR, RA, RD, TC, Opcode, Rcode, RRType
-
-from .conftest import LAB_TLD, ROOT_DIR, FakeClock, LoopThread, Net
+from tests.loop import LoopThread
+from tests.networks import LAB_TLD, ROOT_DIR, Net
 
 HOST = "127.0.0.1"
 
@@ -38,7 +39,7 @@ HOST = "127.0.0.1"
 class Running:
     server: DnsServer
     resolver: Resolver
-    clock: FakeClock
+    clock: FixedClock
     loop: LoopThread
 
     @property
@@ -46,9 +47,9 @@ class Running:
         return self.server.bound[0][1]
 
 
-def start_server(loop: LoopThread, settings: Settings, clock: FakeClock | None = None,
+def start_server(loop: LoopThread, settings: Settings, clock: FixedClock | None = None,
                  resolver: Resolver | None = None) -> Running:
-    clock = clock or FakeClock(time.time())
+    clock = clock or FixedClock()
     settings.listen = [(HOST, 0)]
     resolver = resolver or Resolver(settings, now=clock)
     server = DnsServer(resolver, settings)

@@ -1,5 +1,7 @@
-"""Fixtures for the resolver tests: test networks on loopback, run in a background
-event loop, and a resolver run with :func:`asyncio.run` in the test's own thread.
+"""Test networks for the iterate, cache and server tests (``tests/iterate/``,
+``tests/cache/``, ``tests/server/``; each conftest.py there imports the fixtures it
+uses): networks on loopback, run in a background event loop, and a resolver run with
+:func:`asyncio.run` in the test's own thread.
 
 pytest-asyncio is not used. A :class:`LoopThread` runs an asyncio loop in a daemon
 thread; the authoritative servers live there and the resolver under test talks to them
@@ -45,7 +47,7 @@ from tests.loop import LoopThread
 
 T = TypeVar("T")
 
-ROOT_DIR = Path(__file__).resolve().parents[2]
+ROOT_DIR = Path(__file__).resolve().parents[1]
 INTEROP = ROOT_DIR / "tests" / "data" / "interop"
 ZONES = ROOT_DIR / "zones"
 
@@ -338,14 +340,3 @@ def in_process_lab() -> InProcessNet:
     for address, zone, flags in LAB_FAULTS:
         net.servers[address].set_faults(Name.from_text(zone), **flags)
     return InProcessNet(net)
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds

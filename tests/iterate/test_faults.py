@@ -12,8 +12,7 @@ import time
 from resolver.wire.name import Name
 from resolver.wire.rrset import RRset
 from resolver.wire.types import Rcode, RRType
-
-from .conftest import LAB_FAULTY, LAB_GOOD, LAB_LAME, LAB_SILENT, Net, run
+from tests.networks import LAB_FAULTY, LAB_GOOD, LAB_LAME, LAB_SILENT, Net, run
 
 
 def n(text: str) -> Name:

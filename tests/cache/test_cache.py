@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from resolver.cache.messages import MessageCache, query_key
+from resolver.cache.messages import MessageCache
 from resolver.cache.rrsets import (
     NXDOMAIN_TYPE,
     NegativeCache,
@@ -17,13 +17,14 @@ from resolver.cache.rrsets import (
     Rank,
     RRsetCache,
 )
+from resolver.clock import FixedClock
 from resolver.dnssec.status import Security
 from resolver.wire import message as wm
 from resolver.wire.name import Name
+from resolver.wire.querykey import query_key
 from resolver.wire.rrset import RRset
 from resolver.wire.types import Rcode, RRType
-
-from .conftest import LAB_TLD, FakeClock, Net, in_process_lab, run
+from tests.networks import LAB_TLD, Net, in_process_lab, run
 
 
 def n(text: str) -> Name:
@@ -35,7 +36,7 @@ def a_set(name: str, *last: int, ttl: int = 300) -> RRset:
 
 
 def test_lower_rank_never_replaces_higher() -> None:
-    clock = FakeClock()
+    clock = FixedClock()
     cache = RRsetCache(1 << 20, clock)
     assert cache.put(a_set("www.lab.", 1), Rank.AUTH_ANSWER)
     assert not cache.put(a_set("www.lab.", 6), Rank.ADDITIONAL)
@@ -48,14 +49,14 @@ def test_lower_rank_never_replaces_higher() -> None:
 
 
 def test_secure_data_kept_against_unvalidated_of_equal_rank() -> None:
-    cache = RRsetCache(1 << 20, FakeClock())
+    cache = RRsetCache(1 << 20, FixedClock())
     cache.put(a_set("www.lab.", 1), Rank.AUTH_ANSWER, security=Security.SECURE)
     assert not cache.put(a_set("www.lab.", 6), Rank.AUTH_ANSWER)
     assert cache.put(a_set("www.lab.", 7), Rank.AUTH_ANSWER, security=Security.SECURE)
 
 
 def test_ttl_caps() -> None:
-    clock = FakeClock()
+    clock = FixedClock()
     cache = RRsetCache(1 << 20, clock, max_ttl=3600, min_ttl=60)
     cache.put(a_set("long.lab.", 1, ttl=10 ** 6), Rank.AUTH_ANSWER)
     cache.put(a_set("short.lab.", 1, ttl=5), Rank.AUTH_ANSWER)
@@ -68,7 +69,7 @@ def test_ttl_caps() -> None:
 
 
 def test_lru_eviction_within_budget() -> None:
-    cache = RRsetCache(20_000, FakeClock())
+    cache = RRsetCache(20_000, FixedClock())
     for i in range(1000):
         cache.put(a_set(f"h{i}.lab.", 1), Rank.AUTH_ANSWER)
     assert cache.store.bytes <= 20_000
@@ -88,7 +89,7 @@ def test_denial_records_are_shared_between_entries() -> None:
     """Every wildcard or negative entry that keeps the same NSEC3 RRset holds one shared
     copy; the first is charged its size, the others a reference; a verdict written
     later keeps the charge."""
-    clock = FakeClock()
+    clock = FixedClock()
     pool = ProofPool()
     cache = RRsetCache(1 << 20, clock, pool=pool)
     negative = NegativeCache(1 << 20, clock, pool=pool)
@@ -121,7 +122,7 @@ def test_denial_records_are_shared_between_entries() -> None:
 
 
 def test_negative_cache_ttl_and_nxdomain_covers_all_types() -> None:
-    clock = FakeClock()
+    clock = FixedClock()
     cache = NegativeCache(1 << 20, clock, max_ttl=3600)
     soa = RRset(n("lab."), RRType.SOA, 1, 3600, [b"\x00" * 22])
     cache.put(NegEntry(n("nope.lab."), NXDOMAIN_TYPE, Rcode.NXDOMAIN, n("lab."), soa), 300)
@@ -137,7 +138,7 @@ def test_negative_cache_ttl_and_nxdomain_covers_all_types() -> None:
 
 
 def test_message_cache_ages_ttls_and_patches_id() -> None:
-    clock = FakeClock()
+    clock = FixedClock()
     cache = MessageCache(1 << 20, clock)
     q = wm.make_query(n("www.lab."), RRType.A, rd=True, msg_id=1)
     resp = wm.make_response(q)

@@ -14,18 +14,17 @@ from pathlib import Path
 import pytest
 
 from resolver.answer import Answer
+from resolver.clock import FixedClock
 from resolver.config import IterLimits
 from resolver.wire.name import Name
 from resolver.wire.types import Rcode, RRType
-
-from .conftest import (
+from tests.networks import (
     CHAIN_OK,
     LAB_GOOD,
     LAB_SILENT,
     LAB_TLD,
     LAB_VICTIM,
     NXNS_NAMES,
-    FakeClock,
     Net,
     fast_limits,
     in_process_lab,
@@ -293,7 +292,7 @@ def test_dead_zone_not_hammered(tmp_path: Path) -> None:
     until the backoff ends, then probed once; each probe that fails doubles the
     wait (fake clock, in-process servers)."""
     world = in_process_lab()
-    clock = FakeClock()
+    clock = FixedClock()
     resolver = world.resolver(tmp_path, clock)
 
     def ask(i: int) -> Answer:
@@ -321,7 +320,7 @@ def test_dead_zone_not_hammered(tmp_path: Path) -> None:
 def test_server_back_from_the_dead(tmp_path: Path) -> None:
     """Once a backed-off server answers a probe, it is used normally again."""
     world = in_process_lab()
-    clock = FakeClock()
+    clock = FixedClock()
     resolver = world.resolver(tmp_path, clock)
     for i in range(4):
         run(resolver.resolve(n(f"h{i}.dead.lab."), RRType.A))
@@ -388,7 +387,7 @@ def test_failure_cache_backs_off_and_resets(tmp_path: Path) -> None:
     (5, 10, 20, 40 s, then a minute at most); once it is answered, the next failure
     starts again at 5 s."""
     world = in_process_lab()
-    clock = FakeClock()
+    clock = FixedClock()
     resolver = world.resolver(tmp_path, clock)
 
     def ask() -> Answer:

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 import resolver.service as service
-from resolver.answer import Answer
+from resolver.answer import Answer, IterResult
 from resolver.cache.rrsets import (
     NXDOMAIN_TYPE,
     NegativeCache,
@@ -36,11 +36,11 @@ from resolver.cache.rrsets import (
     Rank,
     RRsetCache,
 )
+from resolver.clock import FixedClock
 from resolver.config import Settings
 from resolver.dnssec.anchors import TrustAnchors
 from resolver.dnssec.budget import Budget
 from resolver.dnssec.status import Problem, Security
-from resolver.iterate.engine import IterResult
 from resolver.iterate.transport import FakeTransport, Reply, Server
 from resolver.server.listener import DnsServer
 from resolver.service import Resolver
@@ -53,8 +53,7 @@ from resolver.wire.name import Name
 from resolver.wire.rrset import RRset
 from resolver.wire.types import AD, Rcode, RRType
 from tests.loop import LoopThread
-
-from .conftest import FakeClock, Net, run
+from tests.networks import Net, run
 
 SECURE_NAME = "www.secure.example."
 NX_NAME = "nope.secure.example."
@@ -86,7 +85,7 @@ def soa(fill: int = 1) -> RRset:
 
 # ----------------------------------------------------------------------------- unit
 def test_rrset_verdict_lands_only_on_the_data_it_judged() -> None:
-    cache = RRsetCache(1 << 20, FakeClock())
+    cache = RRsetCache(1 << 20, FixedClock())
     judged = a_set("www.lab.", 1, sigs=(fake_sig(2),))
     assert cache.put(judged, Rank.AUTH_ANSWER)
     # another RRset of equal rank arrives while the first one is being validated
@@ -112,7 +111,7 @@ def test_rrset_verdict_lands_only_on_the_data_it_judged() -> None:
 def test_rrset_verdict_not_written_onto_higher_ranked_data() -> None:
     """The iterator's RRset was not stored (a higher-ranked one was there): the verdict
     on the iterator's copy says nothing about the cached one."""
-    cache = RRsetCache(1 << 20, FakeClock())
+    cache = RRsetCache(1 << 20, FixedClock())
     assert cache.put(a_set("www.lab.", 6), Rank.AUTH_ANSWER)
     judged = a_set("www.lab.", 1)
     assert not cache.put(judged, Rank.ANSWER)
@@ -121,7 +120,7 @@ def test_rrset_verdict_not_written_onto_higher_ranked_data() -> None:
 
 
 def test_unvalidated_replacement_never_inherits_security() -> None:
-    cache = RRsetCache(1 << 20, FakeClock())
+    cache = RRsetCache(1 << 20, FixedClock())
     judged = a_set("www.lab.", 1)
     cache.put(judged, Rank.ANSWER)
     assert cache.set_security(judged, Security.SECURE, None)
@@ -136,7 +135,7 @@ def test_unvalidated_replacement_never_inherits_security() -> None:
 def test_wildcard_verdict_needs_the_judged_proofs() -> None:
     """A wildcard expansion is secure with its proof of non-existence: an entry with the
     same RRset but other (or no) NSEC records gets no verdict."""
-    cache = RRsetCache(1 << 20, FakeClock())
+    cache = RRsetCache(1 << 20, FixedClock())
     zone = n("lab.")
     judged = a_set("x.w.lab.", 1, sigs=(fake_sig(2),))      # 2 labels < 3: a wildcard
     assert judged.from_wildcard()
@@ -153,7 +152,7 @@ def test_wildcard_verdict_needs_the_judged_proofs() -> None:
 
 
 def test_negative_verdict_lands_only_on_the_denial_it_judged() -> None:
-    cache = NegativeCache(1 << 20, FakeClock())
+    cache = NegativeCache(1 << 20, FixedClock())
     name, zone = n("nope.lab."), n("lab.")
     proofs = [nsec("a.lab."), nsec("lab.")]
 
@@ -188,7 +187,7 @@ def test_negative_verdict_lands_only_on_the_denial_it_judged() -> None:
 
 
 def test_forget_verdicts_keeps_the_data() -> None:
-    clock = FakeClock()
+    clock = FixedClock()
     rrsets, negative = RRsetCache(1 << 20, clock), NegativeCache(1 << 20, clock)
     judged = a_set("www.lab.", 1)
     rrsets.put(judged, Rank.AUTH_ANSWER)
@@ -558,7 +557,7 @@ def test_failure_cache_is_a_bounded_lru_with_backoff(monkeypatch: pytest.MonkeyP
         return None
 
     transport = FakeTransport(silent)
-    clock = FakeClock(time.time())
+    clock = FixedClock()
     resolver = Resolver(Settings(validate=False, cache_size_mb=8.0), transport=transport,
                         now=clock)
     hot = n("hot.fail.example.")

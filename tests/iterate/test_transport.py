@@ -22,8 +22,8 @@ from resolver.wire import message as wm
 from resolver.wire.message import Message, Question
 from resolver.wire.name import Name
 from resolver.wire.types import QR, RD, Rcode, RRType
-
-from .conftest import LAB_FAULTY, LoopThread, Net, in_process_lab, run
+from tests.loop import LoopThread
+from tests.networks import LAB_FAULTY, Net, in_process_lab, run
 
 RECORDER = "127.0.0.68"      # a lab address; this server takes its own port
 

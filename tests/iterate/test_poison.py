@@ -15,8 +15,7 @@ from resolver.wire.message import RR
 from resolver.wire.name import Name
 from resolver.wire.types import Rcode, RRType
 from resolver.wire.zonefile import read_rr_line
-
-from .conftest import LAB_FAULTY, LAB_OTHER, LAB_ROOT, LAB_TLD, Net, run
+from tests.networks import LAB_FAULTY, LAB_OTHER, LAB_ROOT, LAB_TLD, Net, run
 
 EVIL = bytes((6, 6, 6, 6))
 

@@ -6,6 +6,7 @@ too: an exception there would close the UDP listener.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import socket
@@ -15,12 +16,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from resolver.cache.messages import query_key
 from resolver.wire import message as wm
 from resolver.wire.name import Name
+from resolver.wire.querykey import query_key
 from resolver.wire.types import Rcode, RRType
+from tests.loop import LoopThread
+from tests.networks import Net
 
-from .conftest import LoopThread, Net
 from .test_server import HOST, Running, a_values, ask, query, start_server
 
 SEED = 4_2026          # fixed: a failure can be replayed
@@ -109,10 +111,8 @@ def test_udp_fuzz_then_still_answering(fuzzed_server: Running,
         sock.connect((HOST, port))
         sock.setblocking(False)
         for i, data in enumerate(fuzz_inputs(rng, UDP_PACKETS)):
-            try:
+            with contextlib.suppress(BlockingIOError, ConnectionRefusedError):
                 sock.send(data)
-            except (BlockingIOError, ConnectionRefusedError):
-                pass
             if i % 50 == 49:            # let the server keep up: no kernel drops
                 deadline = time.monotonic() + 1.0
                 while fuzzed_server.server.stats.udp < i - 10 and \
