@@ -1,11 +1,13 @@
 """Settings of the resolver service, with the defaults an operator moving from
 Unbound would expect, and the resolution and validation limits of
-../shared/design/SECURITY.md s0. Imports nothing from the package (layer 0)."""
+docs/SECURITY.md s0. Imports nothing from the package (layer 0)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
+DEFAULT_CONTROL_SOCKET = Path("/run/resolver/control.sock")   # resolver control --socket
 
 
 class ConfigError(ValueError):
@@ -53,7 +55,7 @@ class Settings:
     listen: list[tuple[str, int]] = field(default_factory=lambda: [("127.0.0.1", 53),
                                                                    ("::1", 53)])
     root_hints: Path | None = None                  # None: the built-in IANA hints
-    trust_anchors: list[Path] = field(default_factory=list)  # empty: trust_anchors/
+    trust_anchors: list[Path] = field(default_factory=list)  # empty: the bundled root anchors
     validate: bool = True
     allow_loopback_upstream: bool = False
     upstream_port: int = 53
@@ -81,24 +83,80 @@ class Settings:
     metrics_counting: bool = True                # False: count nothing (to measure the cost)
     api: tuple[str, int] | None = ("127.0.0.1", 8053)       # None: no HTTP API
     api_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    api_max_body: int = 64 * 1024 * 1024    # octets of a message POSTed to the DKIM routes
+    log_level: str | None = None            # debug/info/warning/error (None: -v/-q, else warning)
+    log_file: Path | None = None            # None: standard error
+    log_format: str = "text"                # "text" or "json" (one object per line)
+    user: str | None = None                 # switch to this user after binding the ports
+    control_socket: Path | None = None          # Unix socket of ``resolver control``
+    control_group: str | None = None            # group allowed to use it (mode 0660)
 
 
-def parse_listen(text: str, default_port: int = 53) -> tuple[str, int]:
-    """``ADDR``, ``ADDR:PORT`` or ``[V6]:PORT``."""
+def parse_listen(text: str, default_port: int = 53, what: str = "listen") -> tuple[str, int]:
+    """``ADDR``, ``ADDR:PORT``, ``[V6]`` or ``[V6]:PORT``; errors name *what* (the key
+    or flag being read) and the text."""
     value = text.strip()
     if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket:
+            raise ConfigError(f"{what}: {text!r} lacks the closing ']'")
+        if rest and not rest.startswith(":"):
+            raise ConfigError(f"{what}: {text!r}: expected ':' and a port after ']' "
+                              f"(as in [::1]:{default_port})")
+        port = rest[1:]
+        if rest and not port:
+            raise ConfigError(f"{what}: {text!r} has no port after ':'")
     elif value.count(":") == 1:
         host, _, port = value.partition(":")
+        if not port:
+            raise ConfigError(f"{what}: {text!r} has no port after ':'")
     else:
         host, port = value, ""
     if not host:
-        raise ConfigError(f"listen: {text!r} has no address")
+        raise ConfigError(f"{what}: {text!r} has no address")
     try:
         number = int(port) if port else default_port
     except ValueError:
-        raise ConfigError(f"listen: bad port in {text!r}") from None
+        raise ConfigError(f"{what}: bad port in {text!r}") from None
     if not 0 <= number <= 65535:
-        raise ConfigError(f"listen: port out of range in {text!r}")
+        raise ConfigError(f"{what}: port out of range in {text!r}")
     return host, number
+
+
+# seconds per unit of a human duration (``parse_duration``)
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds in a human duration: ``3600``, ``30m``, ``1h``, ``2d``, ``1w``, or a sum
+    such as ``1h30m``. Used by ``resolver control nta add --for`` and by the config
+    file; zero, negative and malformed durations raise :class:`ConfigError`."""
+    if isinstance(text, bool):
+        raise ConfigError(f"bad duration {text!r}")
+    if isinstance(text, (int, float)):
+        total = float(text)
+    else:
+        value = text.strip().lower()
+        total = 0.0
+        number = ""
+        if not value:
+            raise ConfigError("empty duration")
+        for char in value:
+            if char.isdigit() or char == ".":
+                number += char
+            elif char in _DURATION_UNITS and number:
+                try:
+                    total += float(number) * _DURATION_UNITS[char]
+                except ValueError:
+                    raise ConfigError(f"bad duration {text!r}") from None
+                number = ""
+            else:
+                raise ConfigError(f"bad duration {text!r} (use e.g. 3600, 30m, 1h, 2d, 1w)")
+        if number:
+            try:
+                total += float(number)
+            except ValueError:
+                raise ConfigError(f"bad duration {text!r}") from None
+    if not total > 0 or total == float("inf"):
+        raise ConfigError(f"duration {text!r} must be positive")
+    return total

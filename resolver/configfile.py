@@ -13,14 +13,15 @@ Example (see ``contrib/resolver.toml``)::
 
 from __future__ import annotations
 
+import time
 import tomllib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, IterLimits, Settings, parse_listen
+from .config import ConfigError, IterLimits, Settings, parse_duration, parse_listen
 
-_PATH_KEYS = {"root-hints", "auto-trust-anchor-file"}
+_PATH_KEYS = {"root-hints", "auto-trust-anchor-file", "control-socket"}
 _PATH_LIST_KEYS = {"trust-anchors"}
 
 
@@ -57,7 +58,7 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
             _check_type(where, value, str)
             try:
                 address = None if value == "off" else parse_listen(
-                    value, 8053 if key == "api" else 9153)
+                    value, 8053 if key == "api" else 9153, key)
             except ConfigError as exc:
                 raise ConfigError(f"{source}: {exc}") from None
             setattr(settings, key, address)
@@ -69,10 +70,30 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
                 _check_type(where, item, dict)
                 zone = item.get("zone")
                 until = item.get("until")
-                if not isinstance(zone, str) or not isinstance(until, (int, float)):
+                if "for" in item and until is None:   # a human duration from now: "2d"
+                    try:
+                        until = time.time() + parse_duration(item["for"])
+                    except ConfigError as exc:
+                        raise ConfigError(f"{where}: {exc}") from None
+                if not isinstance(zone, str) or isinstance(until, bool) \
+                        or not isinstance(until, (int, float)):
                     raise ConfigError(f"{where}: each entry needs zone (string) and until "
-                                      "(seconds since the epoch)")
+                                      "(seconds since the epoch) or for (a duration: "
+                                      "\"12h\", \"2d\")")
                 settings.negative_anchors.append((zone, float(until)))
+            continue
+        if key == "control-group":
+            _check_type(where, value, str)
+            settings.control_group = value or None
+            continue
+        if key in _LOGGING_KEYS:
+            _apply_logging(settings, key, value, where)
+            continue
+        if key == "api-max-body":
+            _check_type(where, value, int)
+            if value <= 0:
+                raise ConfigError(f"{where}: must be positive")
+            settings.api_max_body = value
             continue
         attr = setting_attr(key)
         if attr not in simple or attr in ("iter_limits", "validation_limits"):
@@ -100,6 +121,34 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
     return settings
 
 
+# keys of logging and of the privilege drop: text values from a fixed set, or names
+_LOGGING_KEYS = {"log-level", "log-file", "log-format", "user"}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+def _apply_logging(settings: Settings, key: str, value: Any, where: str) -> None:
+    """``log-level``, ``log-file``, ``log-format`` and ``user``."""
+    _check_type(where, value, str)
+    if key == "log-level":
+        if value.lower() not in LOG_LEVELS:
+            raise ConfigError(f"{where}: expected one of {', '.join(LOG_LEVELS)}, "
+                              f"got {value!r}")
+        settings.log_level = value.lower()
+    elif key == "log-format":
+        if value not in LOG_FORMATS:
+            raise ConfigError(f"{where}: expected \"text\" or \"json\", got {value!r}")
+        settings.log_format = value
+    elif key == "log-file":
+        if not value:
+            raise ConfigError(f"{where}: empty path (leave the key out for standard error)")
+        settings.log_file = Path(value)
+    else:
+        if not value or value != value.strip():
+            raise ConfigError(f"{where}: expected a user name, got {value!r}")
+        settings.user = value
+
+
 def _apply_limits(limits: IterLimits, data: dict[str, Any], source: str) -> None:
     names = {f.name for f in fields(IterLimits)}
     for key, value in data.items():
@@ -123,6 +172,7 @@ FLAG_KEYS = {
     "no_qname_minimisation": "qname-minimisation", "no_ipv6_upstream": "ipv6-upstream",
     "cache_size": "cache-size-mb", "auto_trust_anchor_file": "auto-trust-anchor-file",
     "no_metrics": "metrics-counting", "no_trust_anchor_signaling": "trust-anchor-signaling",
+    "control_socket": "control-socket",
 }
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -219,12 +219,25 @@ class ResolverCollector(Collector):
             validated.add_metric([zone], when)
         yield anchors
         yield validated
+        ntas = GaugeMetricFamily("resolver_negative_trust_anchors", "Negative trust anchors "
+                                 "in force (RFC 7646), by source: config or control.",
+                                 labels=["source"])
+        sources = {"config": 0, "control": 0}
+        for nta in self.resolver.negative_anchors():
+            source = str(nta["source"])
+            sources[source] = sources.get(source, 0) + 1
+        for source, count in sources.items():
+            ntas.add_metric([source], count)
+        yield ntas
 
 
 def registry_for(resolver: Resolver, server: CountingServer | None = None,
                  api_stats: dict[str, Any] | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ResolverCollector(resolver, server, api_stats))
+    # process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, ...
+    # (read from /proc when scraped; nothing on platforms without it)
+    ProcessCollector(registry=registry)
     return registry
 
 

@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from .answer import Answer, IterResult
+from .cache import dump as cache_dump
 from .cache.messages import MessageCache
 from .cache.rrsets import NegativeCache, ProofPool, RRsetCache
 from .cache.store import LruStore
@@ -56,7 +58,7 @@ from .validate.trace import OFF, Trace
 from .validate.validator import Outcome, Validator
 from .wire.name import Name
 from .wire.rrset import RRset
-from .wire.types import Rcode, RRType
+from .wire.types import Rcode, RRType, type_to_text
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,16 @@ class Stats:
     failures_cached: int = 0
     anchor_signals: int = 0       # RFC 8145 key-tag queries sent
     by_problem: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeAnchor:
+    """A negative trust anchor added at run time (``resolver control nta add``)."""
+
+    zone: Name
+    until: float       # seconds since the epoch (the validation clock)
+    reason: str
+    added: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +167,8 @@ class Resolver:
         self._failures: LruStore[tuple[bytes, int], tuple[float, Answer]] = \
             LruStore(FAILURE_CACHE_SIZE, now)
         self._epoch = 0     # bumped by forget_verdicts: work begun before writes nothing
+        # negative trust anchors added at run time, by zone key (they survive a reload)
+        self._runtime_ntas: dict[bytes, RuntimeAnchor] = {}
 
     def _load_anchors(self, now: float) -> TrustAnchors:
         if not self.settings.validate:
@@ -240,18 +254,62 @@ class Resolver:
 
     def reload_anchors(self, settings: Settings) -> TrustAnchors:
         """Read the trust anchors again (SIGHUP) and switch to them; raises on bad files."""
+        anchors, manager = self._read_anchors(settings)
+        if manager is not None:
+            self.autotrust = manager
+        self.set_anchors(anchors)
+        return anchors
+
+    def _read_anchors(self, settings: Settings) -> tuple[TrustAnchors,
+                                                         TrustAnchorManager | None]:
+        """The trust anchors *settings* ask for, and their RFC 5011 manager if managed;
+        changes nothing (raises on bad files)."""
         saved = self.settings
         self.settings = settings
         try:
             anchors = self._load_anchors(self.finder.now())
         finally:
             self.settings = saved
+        manager = None
         if settings.validate and settings.auto_trust_anchor_file is not None:
-            self.autotrust = TrustAnchorManager(
+            manager = TrustAnchorManager(
                 settings.auto_trust_anchor_file, list(anchors), now=self.finder.now,
                 policy=self.policy, limits=settings.validation_limits)
-            anchors = self.autotrust.anchors()
+            anchors = manager.anchors()
+        return anchors, manager
+
+    def reload(self, settings: Settings) -> TrustAnchors:
+        """SIGHUP and ``reload``: switch to *settings* in one step. Everything that can
+        fail (anchor files, the RFC 5011 state, names of negative trust anchors and
+        local zones) is read first; on error this raises and nothing has changed.
+        Cached records are kept, but every cached verdict and answer that the change
+        could alter is dropped (:meth:`forget_verdicts`, the wire answer cache
+        included): on other trust anchors or negative trust anchors, other local zones
+        (``nodefault``) or validation switched on or off."""
+        for zone, _ in settings.negative_anchors:
+            Name.from_text(zone)
+        LocalZones(settings.nodefault)
+        anchors, manager = self._read_anchors(settings)
+        # nothing can fail from here on
+        current = self.settings
+        changed = [what for what, differs in (
+            ("validation switched " + ("on" if settings.validate else "off"),
+             settings.validate != current.validate),
+            ("local zones changed",
+             sorted(settings.nodefault) != sorted(current.nodefault))) if differs]
+        epoch = self._epoch
+        current.validate = settings.validate
+        current.trust_anchor_signaling = settings.trust_anchor_signaling
+        self.finder.on_primed = self._signal_anchor if (
+            settings.validate and settings.trust_anchor_signaling) else None
+        self.autotrust = manager
         self.set_anchors(anchors)
+        self.apply_settings(settings)
+        if changed:
+            self._failures.clear()
+            if self._epoch == epoch:
+                self.forget_verdicts()
+            log.info("reload: %s: cached verdicts and answers dropped", ", ".join(changed))
         return anchors
 
     def apply_settings(self, settings: Settings) -> None:
@@ -265,21 +323,184 @@ class Resolver:
         current.iter_limits = settings.iter_limits
         self.iterator.limits = settings.iter_limits
         self.local = LocalZones(current.nodefault)
-        ntas = [NegativeAnchor(Name.from_text(z), until) for z, until in current.negative_anchors]
+        self._install_negative_anchors()
+
+    # ------------------------------------------------------------------ negative anchors
+    def add_negative_anchor(self, zone: Name, until: float, reason: str = "") -> None:
+        """Add (or replace) a negative trust anchor for *zone* until *until* (seconds
+        since the epoch), effective at once: the verdicts cached under the old set go.
+        It lasts until it expires or is removed, across reloads (RFC 7646)."""
+        if zone.is_root():
+            raise ValueError("a negative trust anchor for the root is not allowed")
+        if until <= self.finder.now():
+            raise ValueError("the negative trust anchor would already have expired")
+        self._runtime_ntas[zone.key] = RuntimeAnchor(zone, until, reason, self.finder.now())
+        self._install_negative_anchors()
+
+    def remove_negative_anchor(self, zone: Name) -> bool:
+        """Remove the negative trust anchor of *zone* (added at run time or read from
+        the configuration; the latter comes back with the next reload if still in the
+        file), effective at once. False when there was none."""
+        removed = self._runtime_ntas.pop(zone.key, None) is not None
+        kept = [(z, u) for z, u in self.settings.negative_anchors
+                if Name.from_text(z).key != zone.key]
+        if len(kept) != len(self.settings.negative_anchors):
+            self.settings.negative_anchors = kept
+            removed = True
+        if removed:
+            self._install_negative_anchors()
+        return removed
+
+    def negative_anchors(self) -> list[dict[str, object]]:
+        """The negative trust anchors in force: zone, until (epoch seconds), seconds
+        left, reason, and source (``config`` or ``control``)."""
+        now = self.finder.now()
+        for key in [k for k, nta in self._runtime_ntas.items() if nta.until <= now]:
+            del self._runtime_ntas[key]
+        runtime = {nta.zone.key for nta in self._runtime_ntas.values()}
+        listed: list[dict[str, object]] = []
+        for zone, until in self.settings.negative_anchors:
+            name = Name.from_text(zone)
+            if until > now and name.key not in runtime:
+                listed.append({"zone": name.to_text(), "until": until,
+                               "remaining": round(until - now), "reason": "",
+                               "source": "config"})
+        for nta in self._runtime_ntas.values():
+            listed.append({"zone": nta.zone.to_text(), "until": nta.until,
+                           "remaining": round(nta.until - now), "reason": nta.reason,
+                           "source": "control"})
+        return sorted(listed, key=lambda item: str(item["zone"]))
+
+    def _install_negative_anchors(self) -> None:
+        """Give the validator the configured and run-time negative trust anchors; when
+        they changed, drop the verdicts reached under the old set: an NTA added must
+        hide the verdicts cached for its zone, one removed the insecure answers it
+        made (wire cache), and remembered failures go too."""
+        runtime = {nta.zone.key: NegativeAnchor(nta.zone, nta.until)
+                   for nta in self._runtime_ntas.values()}
+        ntas = [NegativeAnchor(Name.from_text(z), until)
+                for z, until in self.settings.negative_anchors
+                if Name.from_text(z).key not in runtime]
+        ntas.extend(runtime.values())
         if ntas != self.finder.negative_anchors:
-            # an NTA added must hide the verdicts cached for its zone, one removed the
-            # insecure answers it made (wire cache)
             self.finder.negative_anchors = ntas
+            self._failures.clear()
             self.forget_verdicts()
 
     def anchor_report(self) -> dict[str, object]:
-        """The document of ``/v1/trust-anchors``."""
+        """The document of ``/v1/trust-anchors`` (with the negative trust anchors)."""
         if self.autotrust is not None:
-            return self.autotrust.report()
-        return {"state_file": None, "trust_points": [], "keys": [
-            {"zone": a.zone.to_text(), "key_tag": a.key_tag, "algorithm": a.algorithm,
-             "type": "DS" if a.rtype == RRType.DS else "DNSKEY", "state": "Configured",
-             "trusted": True, "source": a.source} for a in self.anchors]}
+            report = self.autotrust.report()
+        else:
+            report = {"state_file": None, "trust_points": [], "keys": [
+                {"zone": a.zone.to_text(), "key_tag": a.key_tag, "algorithm": a.algorithm,
+                 "type": "DS" if a.rtype == RRType.DS else "DNSKEY", "state": "Configured",
+                 "trusted": True, "source": a.source} for a in self.anchors]}
+        report["negative_trust_anchors"] = self.negative_anchors()
+        return report
+
+    # ------------------------------------------------------------------ cache control
+    # ``resolver control flush-*``: each drops the entries concerned from every cache
+    # that holds them (RRsets, denials, keys, the failure cache, the wire answers of
+    # the fast path, the iterator's memo of names that are no zone cuts) and returns
+    # how many cache entries went (the memos are not counted). Scans: rare work.
+    def flush_name(self, name: Name) -> int:
+        """Drop everything cached about *name*, every type: its RRsets and denials,
+        its key entry, its remembered failures, the wire answers about it."""
+        owner = name.key
+        dropped = (self.rrsets.drop_name(name) + self.negative.drop_name(name)
+                   + self.keys.drop(lambda entry: entry.zone.key == owner)
+                   + self._failures.drop_where(lambda key, _: key[0] == owner)
+                   + self.messages.drop_name(name))
+        self.iterator.forget_no_cuts(name)
+        log.info("flush %s: %d entries dropped", name, dropped)
+        return dropped
+
+    def flush_type(self, name: Name, rtype: int) -> int:
+        """Drop what is cached for (*name*, *rtype*): the RRset, the denials that
+        answer it (NODATA, and the name error, which covers every type), remembered
+        failures, the wire answers; for DNSKEY and DS also the key entry of *name*."""
+        owner = name.key
+        dropped = (self.rrsets.drop_name(name, rtype) + self.negative.drop_name(name, rtype)
+                   + self._failures.drop_where(lambda key, _: key == (owner, rtype))
+                   + self.messages.drop_name(name, rtype))
+        if rtype in (RRType.DNSKEY, RRType.DS):
+            dropped += self.keys.drop(lambda entry: entry.zone.key == owner)
+        if rtype == RRType.NS:
+            self.iterator.forget_no_cuts(name)
+        log.info("flush %s %s: %d entries dropped", name, type_to_text(rtype), dropped)
+        return dropped
+
+    def flush_zone(self, zone: Name) -> int:
+        """Drop everything cached at or below *zone*: RRsets (its DS included),
+        denials, key entries, failures, wire answers whose question or answer records
+        are in it. The root flushes every name (the servers' state stays: that is
+        :meth:`flush_infra`)."""
+        dropped = (self.rrsets.drop_zone(zone) + self.negative.drop_zone(zone)
+                   + self.keys.drop(lambda entry: entry.zone.is_subdomain(zone))
+                   + self._failures.drop_where(
+                       lambda key, _: key[0].endswith(zone.key) and
+                       Name(key[0]).is_subdomain(zone))
+                   + self.messages.drop_zone(zone))
+        self.iterator.forget_no_cuts(zone, below=True)
+        if zone.is_root():
+            self.validator.forget()
+        log.info("flush zone %s: %d entries dropped", zone, dropped)
+        return dropped
+
+    def flush_bogus(self) -> int:
+        """Drop every bogus verdict with its data (RRsets, denials, key entries, with
+        their backoff) and every remembered failure, and the wire answers that are
+        SERVFAIL or bogus: the next question fetches and validates afresh."""
+        dropped = (self.rrsets.drop_bogus() + self.negative.drop_bogus()
+                   + self.keys.drop(lambda entry: entry.security == Security.BOGUS)
+                   + self._failures.drop_where(lambda _, __: True)
+                   + self.messages.drop_bogus())
+        log.info("flush bogus: %d entries dropped", dropped)
+        return dropped
+
+    def flush_negative(self) -> int:
+        """Drop the negative cache (NXDOMAIN and NODATA) and the negative wire answers."""
+        dropped = self.negative.clear() + self.messages.drop_negative()
+        log.info("flush negative: %d entries dropped", dropped)
+        return dropped
+
+    def flush_infra(self, address: str | None = None) -> int:
+        """Drop the infrastructure cache (RTT, timeouts and backoff, EDNS, lameness) of
+        the server at *address*, or of every server when None."""
+        dropped = self.infra.forget(address)
+        log.info("flush infra %s: %d servers dropped", address or "(all)", dropped)
+        return dropped
+
+    def flush_all(self) -> int:
+        """Drop every cache: RRsets, denials, keys, failures, wire answers and the
+        infrastructure cache, with the memos (no zone cuts, verified signatures)."""
+        dropped = (self.rrsets.clear() + self.negative.clear() + len(self.keys)
+                   + self._failures.drop_where(lambda _, __: True) + len(self.messages)
+                   + self.infra.forget(None))
+        self.keys.clear()
+        self.messages.clear()
+        self.validator.forget()
+        self.iterator.forget_no_cuts()
+        log.info("flush all: %d entries dropped", dropped)
+        return dropped
+
+    def dump_cache(self, path: Path) -> int:
+        """Write the RRset and negative caches into *path* (format and rules:
+        :mod:`resolver.cache.dump`); returns how many entries were written."""
+        return cache_dump.dump(path, self.rrsets, self.negative, self.now())
+
+    def load_cache(self, path: Path) -> int:
+        """Read a dump into the caches, every entry unvalidated (validated when used;
+        expired, bogus and no longer signed ones left out). Returns how many entries
+        were stored; raises :class:`resolver.cache.dump.DumpError` (nothing stored)
+        for a file that does not decode, OSError for one that cannot be read. The wire
+        answers are dropped when anything was stored, to be built from the caches."""
+        stored = cache_dump.load(path, self.rrsets, self.negative, self.now(),
+                                 self.finder.now())
+        if stored:
+            self.messages.clear()
+        return stored
 
     # ------------------------------------------------------------------ read-only views
     def cache_stats(self) -> dict[str, CacheStats]:
@@ -334,7 +555,9 @@ class Resolver:
             return await asyncio.shield(running)
         # the work runs in a task of its own: a first asker that is cancelled (a client
         # gone away) must not cancel the answer of those merged into it
-        task = asyncio.ensure_future(self._resolve(qname, qtype, cd, OFF))
+        # at DEBUG level the validation steps are logged: each resolution keeps a trace
+        steps = Trace() if log.isEnabledFor(logging.DEBUG) else OFF
+        task = asyncio.ensure_future(self._resolve(qname, qtype, cd, steps))
         self._inflight[key] = task
 
         def done(finished: asyncio.Future[Answer]) -> None:
@@ -380,6 +603,10 @@ class Resolver:
         if not cd:
             result, outcome = await self._ask_again(qname, qtype, result, outcome, state,
                                                     fetch, budget, trace)
+        if trace.enabled and log.isEnabledFor(logging.DEBUG):
+            log.debug("validation of %s %s: %s: %s", qname, type_to_text(qtype),
+                      outcome.security.label, "; ".join(
+                          line.strip() for line in trace.render().splitlines() if line.strip()))
         if epoch == self._epoch:   # else judged (partly) under anchors no longer in force
             self._remember(qname, qtype, result, outcome, budget, cd)
         answer = self._answer(qname, qtype, result, outcome, cd)
@@ -406,7 +633,7 @@ class Resolver:
             try:
                 again = await self.iterator.resolve(qname, qtype, state)
             except ResolveError as exc:
-                log.debug("asking again for %s/%d: %s", qname, qtype, exc.text)
+                log.debug("asking again for %s %s: %s", qname, type_to_text(qtype), exc.text)
                 break
             if same_data(again, result):
                 # the same records, so the same verdict (not validated again); when the
@@ -426,7 +653,7 @@ class Resolver:
         self.stats.servfail += 1
         if isinstance(exc, LimitExceeded):
             self.counters.inc("budget_cutoffs", ("query",))
-        log.debug("SERVFAIL for %s/%d: %s", qname, qtype, exc.text)
+        log.debug("SERVFAIL for %s %s: %s", qname, type_to_text(qtype), exc.text)
         ede = [(exc.ede, exc.text)] if exc.ede else [(0, exc.text)]
         now = self.now()
         key = (qname.key, qtype)
@@ -509,7 +736,8 @@ class Resolver:
             self.stats.bogus += 1
             problem = outcome.reason.problem.name if outcome.reason else "UNKNOWN"
             self.stats.by_problem[problem] = self.stats.by_problem.get(problem, 0) + 1
-            log.info("bogus: %s %s zone %s: %s", qname, qtype, outcome.zone, outcome.reason)
+            log.info("bogus: %s %s zone %s: %s", qname, type_to_text(qtype), outcome.zone,
+                     outcome.reason)
         else:
             self.stats.insecure += 1
         answer = Answer(qname, qtype, rcode=result.rcode, security=security,

@@ -8,6 +8,7 @@ iterator or the caches: it uses the resolver service only.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ipaddress
@@ -15,7 +16,8 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from aiohttp import web
@@ -23,21 +25,29 @@ from prometheus_client import CollectorRegistry
 
 from ..answer import build_response
 from ..counters import LATENCY_BUCKETS, Histogram
+from ..dnssec.status import Security
 from ..metrics import CONTENT_TYPE, CountingServer, registry_for, render
 from ..service import Resolver
 from ..wire import message as wm
 from ..wire.message import FormError
 from ..wire.name import Name, NameError_
 from ..wire.types import CD, QR, RRType, rcode_to_text, type_from_text, type_to_text
+from .client_errors import json_client_errors
 from .models import envelope, record_json
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
-OPENAPI = Path(__file__).with_name("openapi.json")
+# package data (pyproject.toml), read through importlib.resources like any installed file
+OPENAPI: Traversable = resources.files("resolver.api").joinpath("openapi.json")
 RESOLVER_KEY: web.AppKey[Resolver] = web.AppKey("resolver", Resolver)
 STATS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("api_stats", dict)
 METRICS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("metrics", CollectorRegistry)
+# the largest message body of the DKIM routes (``api-max-body``), set by create_app
+MAX_MESSAGE_KEY: web.AppKey[int] = web.AppKey("api_max_body", int)
+HEALTH_KEY: web.AppKey[dict[str, Any]] = web.AppKey("health", dict)
+HEALTH_TTL = 30.0           # seconds a /healthz probe result is reused
+HEALTH_TIMEOUT = 5.0        # seconds a probe may take before the zone counts as unreachable
 
 
 class BadInput(web.HTTPBadRequest):
@@ -57,6 +67,11 @@ def param(request: web.Request, key: str, default: str | None = None) -> str:
 
 
 def parse_name(text: str, what: str = "name") -> Name:
+    """A domain name parameter; U-labels become A-labels (IDNA 2008 / UTS 46) or a 400,
+    the same way for every route (:func:`resolver.api.inputs.ascii_domain`)."""
+    if not text.isascii():
+        from .inputs import ascii_domain  # inputs imports this module
+        text = ascii_domain(text, what)
     if len(text) > 253 + 1:
         raise BadInput(f"{what}: longer than 253 characters")
     try:
@@ -83,10 +98,58 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 # --------------------------------------------------------------------------- handlers
 
+async def _probe(resolver: Resolver, zone: str, anchored: bool) -> str | None:
+    """What is wrong with *zone* (None: nothing): its DNSKEY set must be reachable
+    and, for an anchor zone when validating, validate from the anchors."""
+    name = Name.from_text(zone)
+    what = f"trust anchor {zone}" if anchored else f"root zone {zone}"
+    try:
+        answer = await asyncio.wait_for(resolver.resolve(name, RRType.DNSKEY),
+                                        HEALTH_TIMEOUT)
+    except TimeoutError:
+        return f"{what}: no answer for its DNSKEY set within {HEALTH_TIMEOUT:g} s"
+    if anchored and resolver.settings.validate:
+        if answer.security == Security.SECURE:
+            return None
+        why = answer.reason or "; ".join(text for _, text in answer.ede) or \
+            rcode_to_text(answer.rcode)
+        return (f"{what}: DNSKEY set not validated ({answer.security.label}, "
+                f"{rcode_to_text(answer.rcode)}): {why}")
+    if answer.rcode != 0 or not answer.answer:
+        why = "; ".join(text for _, text in answer.ede) or "no DNSKEY records"
+        return f"{what}: unreachable ({rcode_to_text(answer.rcode)}): {why}"
+    return None
+
+
+async def _health(resolver: Resolver) -> list[str]:
+    """The problems of the resolver: the root and every trust anchor zone probed."""
+    anchored = {zone for zone, _, _ in resolver.anchor_keys()}
+    zones = sorted(anchored | {"."}, key=lambda z: (z.count("."), z))
+    found = await asyncio.gather(*(_probe(resolver, z, z in anchored) for z in zones))
+    return [problem for problem in found if problem is not None]
+
+
 async def healthz(request: web.Request) -> web.Response:
+    """``ok`` (200), or ``degraded`` (503) with the reasons when the root or a trust
+    anchor zone cannot be reached or its keys do not validate. Probes go through the
+    resolver (cached keys count) and are reused for :data:`HEALTH_TTL` seconds."""
     resolver = request.app[RESOLVER_KEY]
-    return json_response({"status": "ok", "validating": resolver.settings.validate,
-                          "trust_anchors": len(resolver.anchors)})
+    memo = request.app[HEALTH_KEY]
+    now = time.monotonic()
+    if "problems" not in memo or now - memo["at"] >= HEALTH_TTL:
+        memo["problems"] = await _health(resolver)
+        memo["at"] = now
+    problems: list[str] = memo["problems"]
+    body: dict[str, Any] = {
+        "status": "degraded" if problems else "ok", "validating": resolver.settings.validate,
+        "trust_anchors": len(resolver.anchor_keys()),
+        "anchors_validated": {zone: round(when) for zone, when in
+                              sorted(resolver.anchors_validated().items())}}
+    if problems:
+        body["reason"] = "; ".join(problems)
+        body["reasons"] = problems
+        log.warning("health check degraded: %s", body["reason"])
+    return json_response(body, 503 if problems else 200)
 
 
 async def resolve(request: web.Request) -> web.Response:
@@ -178,7 +241,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.Response(text=OPENAPI.read_text(), content_type="application/json")
+    return web.Response(text=OPENAPI.read_text(encoding="utf-8"),
+                        content_type="application/json")
 
 
 # --------------------------------------------------------------------------- app
@@ -234,6 +298,8 @@ def create_app(resolver: Resolver, *, allow: list[str] | None = None,
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[RESOLVER_KEY] = resolver
     app[STATS_KEY] = stats
+    app[MAX_MESSAGE_KEY] = resolver.settings.api_max_body
+    app[HEALTH_KEY] = {}
     app[METRICS_KEY] = registry_for(resolver, server, stats)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/resolve", resolve)
@@ -261,6 +327,7 @@ def create_metrics_app(resolver: Resolver,
 async def start_api(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
+    json_client_errors(runner)      # HTTP/2 preface, over-long URL: JSON 4xx, one INFO line
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
     return runner

@@ -23,10 +23,10 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from ..mail import smimea as sm
-from ..mail import x509util as xu
 from ..mail.dkim_key import key_name
+from ..wire.idn import IdnError, to_ascii
 from ..wire.name import Name
-from .app import MAX_BODY, BadInput, parse_name
+from .app import MAX_BODY, MAX_MESSAGE_KEY, BadInput, parse_name
 
 # the default authserv-id of /v1/authenticate, set by resolver.api.mail_routes.register
 AUTHSERV_ID_KEY: web.AppKey[str] = web.AppKey("authserv_id", str)
@@ -50,17 +50,23 @@ def _bad_name(what: str, text: str, why: str) -> BadInput:
     return BadInput(f"{what}: {text[:80]!r} {why}")
 
 
+def ascii_domain(text: str, what: str = "name") -> str:
+    """*text* with its U-labels turned into A-labels (IDNA 2008 with the UTS 46
+    mapping, :func:`resolver.wire.idn.to_ascii`), or a 400 saying why it cannot be.
+    Every name of every route (and the ``query`` command) is converted this way."""
+    try:
+        return to_ascii(text)
+    except IdnError as exc:
+        raise _bad_name(what, text, f"is {exc}") from None
+
+
 def mail_domain(text: str, what: str = "domain", *, min_labels: int = 2) -> Name:
     """A host or mail domain: LDH labels (underscores allowed), U-labels turned into
     A-labels, at most 253 characters, at least *min_labels* labels, not the root."""
-    value = text[:-1] if text.endswith(".") else text
+    value = ascii_domain(text, what)
+    value = value[:-1] if value.endswith(".") else value
     if not value:
         raise _bad_name(what, text, "is empty or the root: a host or domain name is needed")
-    if not value.isascii():
-        try:
-            value = xu.domain_to_ascii(value)
-        except (xu.DomainError, ValueError) as exc:
-            raise _bad_name(what, text, f"is not a domain name ({exc})") from None
     if len(value) > 253:
         raise _bad_name(what, text, "is longer than 253 characters")
     labels = value.split(".")
@@ -90,9 +96,13 @@ def parse_proto(text: str, what: str = "proto") -> str:
 
 
 def parse_email(text: str, what: str = "email") -> str:
-    """An address with an SMIMEA/OPENPGPKEY owner name (RFC 8162 s3, RFC 7929 s3)."""
+    """An address with an SMIMEA/OPENPGPKEY owner name (RFC 8162 s3, RFC 7929 s3),
+    its domain in A-labels."""
     if len(text) > MAX_EMAIL:
         raise BadInput(f"{what}: longer than {MAX_EMAIL} characters")
+    local, at, domain = text.rpartition("@")
+    if at and local and not domain.startswith("["):
+        text = f"{local}@{ascii_domain(domain, f'{what} domain')}"
     try:
         sm.smimea_owner(text)
         _, domain = sm.split_address(text)
@@ -124,8 +134,11 @@ def parse_mailfrom(text: str, what: str = "mailfrom") -> str:
         raise BadInput(f"{what}: empty local part in {value[:80]!r}")
     if len(local) > 64:
         raise BadInput(f"{what}: local part longer than 64 octets (RFC 5321 s4.5.3.1.1)")
-    mail_domain(domain if at else value, f"{what} domain")
-    return value
+    host = domain if at else value
+    name = mail_domain(host, f"{what} domain")
+    if host.isascii():
+        return value
+    return f"{local}@{name.to_text()[:-1]}" if at else name.to_text()[:-1]
 
 
 def parse_helo(text: str, what: str = "helo") -> str:
@@ -134,8 +147,8 @@ def parse_helo(text: str, what: str = "helo") -> str:
         inner = text[1:-1]
         parse_ip(inner[5:] if inner.lower().startswith("ipv6:") else inner, what)
         return text
-    mail_domain(text, what, min_labels=1)
-    return text
+    name = mail_domain(text, what, min_labels=1)
+    return text if text.isascii() else name.to_text()[:-1]
 
 
 def parse_selector(text: str, domain: Name, what: str = "selector") -> str:
@@ -173,17 +186,33 @@ def authserv_id(request: web.Request) -> str:
     return value
 
 
-async def read_body(request: web.Request, kinds: tuple[str, ...], what: str) -> bytes:
+async def read_body(request: web.Request, kinds: tuple[str, ...], what: str,
+                    limit: int = MAX_BODY) -> bytes:
+    """The request body, at most *limit* octets (else 413), read from the stream as it
+    arrives: a Content-Length over the limit is refused before anything is read, and
+    the body is kept once (not also on the request, as ``request.read()`` would)."""
     if request.content_type not in kinds:
         raise BadInput(f"Content-Type must be {' or '.join(kinds)}, not "
                        f"{request.content_type[:60]!r}", 415)
-    try:
-        data = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise BadInput(f"request body larger than {MAX_BODY} bytes", 413) from None
-    if not data:
+    too_big = BadInput(f"request body larger than {limit} bytes", 413)
+    length = request.content_length
+    if length is not None and length > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    if not size:
         raise BadInput(f"empty request body: {what} expected")
-    return data
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_message(request: web.Request) -> bytes:
+    """An e-mail message POSTed to the DKIM routes, at most ``api-max-body`` octets."""
+    return await read_body(request, MESSAGE_TYPES, "a message", request.app[MAX_MESSAGE_KEY])
 
 
 @dataclass(slots=True)

@@ -23,7 +23,6 @@ from ..wire.types import RRType
 from .app import BadInput, json_response, param
 from .inputs import (
     DKIM_RESULTS,
-    MESSAGE_TYPES,
     SPF_RESULTS,
     authserv_id,
     mail_domain,
@@ -31,8 +30,8 @@ from .inputs import (
     parse_ip,
     parse_mailfrom,
     parse_selector,
-    read_body,
     read_json,
+    read_message,
     result_pair,
 )
 from .mail_dns import request_dns
@@ -76,7 +75,7 @@ async def dkim(request: web.Request) -> web.Response:
 
 
 async def dkim_verify(request: web.Request) -> web.Response:
-    message = await read_body(request, MESSAGE_TYPES, "a message")
+    message = await read_message(request)
     dns = request_dns(request)
     sigs = await verify_message(dns, message)
     result, security = summarize(sigs)
@@ -131,7 +130,7 @@ async def authenticate(request: web.Request) -> web.Response:
     helo = parse_helo(param(request, "helo"))
     mailfrom = parse_mailfrom(param(request, "mailfrom"))
     serv_id = authserv_id(request)
-    message = await read_body(request, MESSAGE_TYPES, "a message")
+    message = await read_message(request)
     dns = request_dns(request)
     spf_result = await check_host(dns, ip, None, mailfrom, helo, receiver=serv_id)
     sigs = await verify_message(dns, message)

@@ -5,6 +5,13 @@ message ID and the question's letter case come from the query, every TTL is aged
 the seconds since the response was stored. Nothing is parsed and no object is built.
 The key is the lowercased question plus the query flags that change the answer
 (RD, CD, DO, EDNS present, AD): :func:`resolver.wire.querykey.query_key`.
+
+The operator's flushes (``resolver control``) drop entries by what they answer: the
+question's name (read from the key, which begins with it) and the names of the answer
+section (owners and CNAME targets: an answer that runs through a CNAME chain carries
+the flushed name's records too). They scan the whole cache, which is rare work, and
+leave the hit path untouched; each one also bumps :attr:`MessageCache.epoch`, so an
+answer worked out before the flush is not stored after it.
 """
 
 from __future__ import annotations
@@ -12,7 +19,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from ..wire import message as wm
+from ..wire.edns import opt_rdlength_at
+from ..wire.name import Name
 from ..wire.querykey import QueryKey
+from ..wire.types import Rcode, RRType
 from .store import LruStore
 
 _pack_ttl = struct.Struct("!I").pack_into
@@ -25,7 +36,7 @@ class _Cached:
     its TTL fields are (2 octets each), and a copy aged for the last elapsed second
     asked about (so most hits do no TTL rewriting)."""
 
-    __slots__ = ("stored", "template", "offsets", "elapsed", "aged", "labels")
+    __slots__ = ("stored", "template", "offsets", "elapsed", "aged", "labels", "opt_at")
 
     def __init__(self, stored: float, template: bytes, offsets: bytes,
                  labels: tuple[str, ...]) -> None:
@@ -35,6 +46,9 @@ class _Cached:
         self.elapsed = 0
         self.aged = template
         self.labels = labels
+        # where the OPT record's RDLENGTH is (-1: not looked for yet, None: no OPT):
+        # per-client EDNS options (a DNS COOKIE) are appended there
+        self.opt_at: int | None = -1
 
     def aged_for(self, elapsed: int) -> bytes:
         if elapsed != self.elapsed:
@@ -77,24 +91,148 @@ class MessageCache:
                        now + ttl, 2 * len(wire) + len(key) + len(offsets) + 250)
 
     def answer(self, data: bytes, qk: QueryKey, limit: int,
-               transport: str = "udp") -> bytes | None:
+               transport: str = "udp", option: bytes = b"") -> bytes | None:
         """The cached response to the raw query *data*, or None (miss, or too big).
-        The ID and the question's letter case are the query's; TTLs are aged."""
+        The ID and the question's letter case are the query's; TTLs are aged. *option*:
+        an encoded EDNS option appended to the response's OPT record (a miss when the
+        stored response has none)."""
         item = self.store.get(qk.key)
         if item is None:
             return None
-        if len(item.template) > limit:
+        if len(item.template) + len(option) > limit:
             return None
+        opt_at = None
+        if option:
+            opt_at = item.opt_at
+            if opt_at == -1:
+                opt_at = item.opt_at = opt_rdlength_at(item.template)
+            if opt_at is None:
+                return None
         aged = item.aged_for(int(self.now() - item.stored))
         if self.counting:
             key = (transport, *item.labels)
             self.served[key] = self.served.get(key, 0) + 1
         qname_end = qk.qend - 4
-        return b"".join((data[:2], aged[2:12], data[12:qname_end], aged[qname_end:]))
+        if opt_at is None:
+            return b"".join((data[:2], aged[2:12], data[12:qname_end], aged[qname_end:]))
+        rdlength = (aged[opt_at] << 8) + aged[opt_at + 1]
+        end = opt_at + 2 + rdlength
+        size = rdlength + len(option)
+        return b"".join((data[:2], aged[2:12], data[12:qname_end], aged[qname_end:opt_at],
+                         bytes((size >> 8, size & 0xFF)), aged[opt_at + 2:end], option,
+                         aged[end:]))
 
     def clear(self) -> None:
         self.store.clear()
         self.epoch += 1
 
+    # ------------------------------------------------------------------ flushes
+    def drop_name(self, name: Name, rtype: int | None = None) -> int:
+        """Drop the answers about *name* (of type *rtype* only, when given): those to
+        a question for it, and those whose answer section holds its records or ends
+        in a CNAME to it. Returns how many live answers went."""
+        owner = name.key
+        label = _first_label(name)
+
+        def concerned(key: bytes, item: _Cached) -> bool:
+            qname, qtype = _question(key)
+            if qname == owner and (rtype is None or qtype == rtype):
+                return True
+            if label is not None and label not in item.template.lower():
+                return False    # the name is nowhere in the message
+            for rr, target in _answer_names(item.template):
+                if rr is None:
+                    return True
+                if rr.name.key == owner and (rtype is None or rr.rtype == rtype or (
+                        rr.rtype == RRType.RRSIG and rr.rdata[:2] == rtype.to_bytes(2, "big"))):
+                    return True
+                if target == owner and (rtype is None or qtype == rtype):
+                    return True
+            return False
+        return self._drop(concerned)
+
+    def drop_zone(self, zone: Name) -> int:
+        """Drop the answers about *zone* and the names below it (the question's name,
+        or a name of the answer section, at or below it)."""
+        if zone.is_root():
+            return self._drop(lambda _, __: True)
+        label = _first_label(zone)
+
+        def concerned(key: bytes, item: _Cached) -> bool:
+            if Name(_question(key)[0]).is_subdomain(zone):
+                return True
+            if label is not None and label not in item.template.lower():
+                return False
+            for rr, target in _answer_names(item.template):
+                if rr is None or rr.name.is_subdomain(zone) or \
+                        (target is not None and Name(target).is_subdomain(zone)):
+                    return True
+            return False
+        return self._drop(concerned)
+
+    def drop_bogus(self) -> int:
+        """Drop the SERVFAILs (bogus answers and remembered failures) and the bogus
+        answers given to CD=1 queries."""
+        def concerned(_: bytes, item: _Cached) -> bool:
+            return item.template[3] & 0x0F == Rcode.SERVFAIL or \
+                (len(item.labels) > 2 and item.labels[2] == "bogus")
+        return self._drop(concerned)
+
+    def drop_negative(self) -> int:
+        """Drop the negative answers: NXDOMAIN, and NODATA (no answer records, or a
+        CNAME chain that ends in a denial: its SOA is in the authority section)."""
+        def concerned(_: bytes, item: _Cached) -> bool:
+            wire = item.template
+            rcode = wire[3] & 0x0F
+            if rcode == Rcode.NXDOMAIN:
+                return True
+            if rcode != Rcode.NOERROR:
+                return False
+            if wire[6:8] == b"\x00\x00":
+                return True
+            if wire[8:10] == b"\x00\x00":
+                return False
+            try:
+                message = wm.parse(wire)
+            except wm.FormError:
+                return True     # cannot tell: dropping is safe
+            return any(rr.rtype == RRType.SOA for rr in message.authority)
+        return self._drop(concerned)
+
+    def _drop(self, concerned: Callable[[bytes, _Cached], bool]) -> int:
+        self.epoch += 1
+        return self.store.drop_where(concerned)
+
     def __len__(self) -> int:
         return len(self.store)
+
+
+def _question(key: bytes) -> tuple[bytes, int]:
+    """The question's name (lowercased wire form) and type in a cache key: the key is
+    the question (name, type, class) followed by one octet of query flags."""
+    return key[:-5], int.from_bytes(key[-5:-3], "big")
+
+
+def _first_label(name: Name) -> bytes | None:
+    """The first label of *name* as it must appear, lowercased, somewhere in any
+    message that carries the name or a name below it (compression points back to
+    an earlier copy of it); None for the root, which every message carries."""
+    if name.is_root():
+        return None
+    key = name.key
+    return key[:key[0] + 1]
+
+
+def _answer_names(wire: bytes) -> list[tuple[wm.RR | None, bytes | None]]:
+    """The records of a stored response's answer section, each with the target name
+    (its key) of a CNAME; ``[(None, None)]`` when the response does not parse (then
+    it is taken to concern every name: dropping it is safe)."""
+    try:
+        message = wm.parse(wire)
+    except wm.FormError:
+        return [(None, None)]
+    out: list[tuple[wm.RR | None, bytes | None]] = []
+    for rr in message.answer:
+        target = Name(rr.rdata).key if rr.rtype == RRType.CNAME else None
+        out.append((rr, target))
+    return out

@@ -132,6 +132,12 @@ def _proofs_judged(kept: Iterable[RRset], judged: Sequence[RRset], zone: Name | 
                if zone is None or p.name.is_subdomain(zone))
 
 
+def below(key: bytes, zone: Name) -> bool:
+    """Whether the owner whose cache key (lowercased wire form) is *key* is *zone* or
+    lies below it: for the operator's flushes, which scan the caches."""
+    return key.endswith(zone.key) and Name(key).is_subdomain(zone)
+
+
 def _size(rrset: RRset) -> int:
     return (_OVERHEAD + 3 * len(rrset.name.wire) + sum(2 * len(d) + 80 for d in rrset.rdatas)
             + sum(len(s) + 40 for s in rrset.sigs))
@@ -215,6 +221,28 @@ class RRsetCache:
     def delete(self, name: Name, rtype: int) -> None:
         self.store.delete((name.key, rtype))
 
+    # flushes (``resolver control``): scans, returning how many live entries went
+    def drop_name(self, name: Name, rtype: int | None = None) -> int:
+        """Drop the RRsets owned by *name*: every type, or only *rtype*."""
+        if rtype is not None:
+            alive = self.store.peek((name.key, rtype))
+            self.store.delete((name.key, rtype))
+            return int(alive is not None and alive[0] > self.now())
+        owner = name.key
+        return self.store.drop_where(lambda key, _: key[0] == owner)
+
+    def drop_zone(self, zone: Name) -> int:
+        """Drop every RRset owned by *zone* or a name below it."""
+        return self.store.drop_where(lambda key, _: below(key[0], zone))
+
+    def drop_bogus(self) -> int:
+        """Drop every RRset whose verdict is bogus."""
+        return self.store.drop_where(lambda _, entry: entry.security == Security.BOGUS)
+
+    def clear(self) -> int:
+        """Drop everything; returns how many entries there were."""
+        return self.store.drop_where(lambda _, __: True)
+
     def __len__(self) -> int:
         return len(self.store)
 
@@ -284,6 +312,28 @@ class NegativeCache:
         for entry in self.store.values():
             entry.security = None
             entry.reason = None
+
+    # flushes (``resolver control``): scans, returning how many live entries went
+    def drop_name(self, name: Name, qtype: int | None = None) -> int:
+        """Drop the denials for *name*: all of them, or those that answer *qtype* (its
+        NODATA and the name error, which covers every type)."""
+        owner = name.key
+        if qtype is None:
+            return self.store.drop_where(lambda key, _: key[0] == owner)
+        kinds = (qtype, NXDOMAIN_TYPE)
+        return self.store.drop_where(lambda key, _: key[0] == owner and key[1] in kinds)
+
+    def drop_zone(self, zone: Name) -> int:
+        """Drop every denial for *zone* or a name below it."""
+        return self.store.drop_where(lambda key, _: below(key[0], zone))
+
+    def drop_bogus(self) -> int:
+        """Drop every denial whose verdict is bogus."""
+        return self.store.drop_where(lambda _, entry: entry.security == Security.BOGUS)
+
+    def clear(self) -> int:
+        """Drop everything; returns how many entries there were."""
+        return self.store.drop_where(lambda _, __: True)
 
     def __len__(self) -> int:
         return len(self.store)

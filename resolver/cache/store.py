@@ -73,6 +73,17 @@ class LruStore(Generic[K, V]):
         self._data.clear()
         self.bytes = 0
 
+    def drop_where(self, match: Callable[[K, V], bool]) -> int:
+        """Drop every entry for which ``match(key, value)`` holds (an operator's flush:
+        a scan, never on the hot path). Returns how many of them were still alive;
+        expired matches go too, uncounted."""
+        now = self._now()
+        dead = [(key, expires) for key, (expires, _, value) in self._data.items()
+                if match(key, value)]
+        for key, _ in dead:
+            self.delete(key)
+        return sum(1 for _, expires in dead if expires > now)
+
     def sweep(self) -> int:
         """Drop expired entries; returns how many."""
         now = self._now()

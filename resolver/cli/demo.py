@@ -1,13 +1,16 @@
 """``demo``: a short tour on the test network, with no internet.
 
-Starts the signed ``zones/`` hierarchy on 127.0.0.21-27, the resolver on a free
-loopback port, asks a few questions that show secure, insecure and bogus answers,
-prints them readably, and stops everything."""
+Starts the signed test hierarchy on 127.0.0.21-27, the resolver on a free loopback
+port, asks a few questions that show secure, insecure and bogus answers, prints them
+readably, and stops everything. The hierarchy is the one the package carries (or the
+checkout's ``zones/``); ``--zones DIR`` names another copy. It runs from any
+directory."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -49,15 +52,18 @@ def _show(title: str, name: str, rtype: str, cd: bool, reply: wm.Message) -> Non
         print(f"      EDE {code}: {text}")
 
 
-async def _demo() -> int:
+DKIM_KEY = Path("keys", "dkim-sel1.secure.example.pem")   # within the hierarchy folder
+
+
+async def _demo(zones: Path) -> int:
     from ..config import Settings
     from ..iterate.transport import NetTransport, UpstreamError
     from ..server.listener import DnsServer
     from ..service import Resolver
     from ..testnet.hierarchy import build
 
-    print("signing the test hierarchy (zones/) ...", flush=True)
-    network = build(Path("zones")).network
+    print(f"signing the test hierarchy ({zones}) ...", flush=True)
+    network = build(zones).network
     await network.start()
     out = Path(tempfile.mkdtemp(prefix="resolver-demo-"))
     paths = network.write_outputs(out)
@@ -86,7 +92,7 @@ async def _demo() -> int:
                 failures += 1
                 continue
             _show(title, name, rtype, cd, reply)
-        await _mail_tour(resolver)
+        await _mail_tour(resolver, zones / DKIM_KEY)
         for _, name, rtype, cd in TOUR:   # again: now from the answer cache
             query = wm.make_query(Name.from_text(name), type_from_text(rtype), rd=True, cd=cd,
                                   do=True)
@@ -99,8 +105,9 @@ async def _demo() -> int:
     return 1 if failures else 0
 
 
-async def _mail_tour(resolver: Any) -> None:
-    """The helper API on the same resolver: DANE, SMIMEA, SPF and DKIM."""
+async def _mail_tour(resolver: Any, dkim_key: Path) -> None:
+    """The helper API on the same resolver: DANE, SMIMEA, SPF and DKIM (messages
+    signed with *dkim_key*, the private half of ``sel1._domainkey.secure.example``)."""
     import aiohttp
     from cryptography.hazmat.primitives import serialization
 
@@ -112,7 +119,7 @@ async def _mail_tour(resolver: Any) -> None:
     base = f"http://127.0.0.1:{port}"
     print(f"\n== the helper API on {base} ==")
     key = serialization.load_pem_private_key(
-        Path("zones/keys/dkim-sel1.secure.example.pem").read_bytes(),  # noqa: ASYNC240 - once
+        dkim_key.read_bytes(),  # noqa: ASYNC240 - once
         None)
     message = (b"From: Alice <alice@secure.example>\r\nTo: bob@nsec3.example\r\n"
                b"Subject: demo\r\nDate: Sat, 28 Nov 2026 16:00:00 +0000\r\n\r\nHello.\r\n")
@@ -147,11 +154,37 @@ async def _mail_tour(resolver: Any) -> None:
         await runner.cleanup()
 
 
+def zones_from_args(args: argparse.Namespace) -> Path:
+    """The hierarchy folder to serve: ``--zones DIR`` if given, else the bundled one.
+    Raises FileNotFoundError saying what is missing and what the folder must hold."""
+    from ..testnet.hierarchy import MANIFEST, default_zones_dir
+
+    zones: Path | None = args.zones
+    if zones is None:
+        return default_zones_dir()
+    missing = [str(zones / f) for f in (MANIFEST, DKIM_KEY) if not (zones / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{zones} is not a test hierarchy folder (a copy of the "
+                                f"repository's zones/): missing {', '.join(missing)}")
+    return zones
+
+
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_demo())
+    try:
+        zones = zones_from_args(args)
+    except FileNotFoundError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_demo(zones))
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="a tour of secure, insecure and bogus answers on the "
-                                    "built-in test network")
+                                    "built-in test network",
+                       description="Serve the signed test hierarchy on 127.0.0.21-27, run "
+                                   "the resolver and its API on loopback, and show what "
+                                   "they answer. Needs no internet and no files of its own.")
+    p.add_argument("--zones", type=Path, metavar="DIR",
+                   help="the hierarchy folder: manifest.tsv, the zone files it names and "
+                        "keys/ (default: the copy the package carries)")
     p.set_defaults(func=run)

@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 DEFAULT_API = "http://127.0.0.1:8053"
 EXIT_OK, EXIT_NOT_SECURE, EXIT_BAD_INPUT, EXIT_SERVICE = 0, 1, 2, 3
@@ -38,7 +38,8 @@ class InputError(Exception):
 # --------------------------------------------------------------------------- HTTP
 
 async def _call(api: str, method: str, path: str, params: dict[str, str] | None,
-                body: bytes | None, content_type: str | None, timeout: float) -> Json:
+                body: bytes | BinaryIO | None, content_type: str | None,
+                timeout: float) -> Json:
     import aiohttp
 
     url = api.rstrip("/") + path
@@ -65,9 +66,15 @@ async def _call(api: str, method: str, path: str, params: dict[str, str] | None,
 
 
 def request(args: argparse.Namespace, method: str, path: str,
-            params: dict[str, str] | None = None, body: bytes | None = None,
+            params: dict[str, str] | None = None, body: bytes | BinaryIO | None = None,
             content_type: str | None = None) -> Json:
-    return asyncio.run(_call(args.api, method, path, params, body, content_type, args.timeout))
+    """One API call; a file *body* is streamed from disk and closed afterwards."""
+    try:
+        return asyncio.run(_call(args.api, method, path, params, body, content_type,
+                                 args.timeout))
+    finally:
+        if body is not None and not isinstance(body, bytes):
+            body.close()
 
 
 def _read(path: str) -> bytes:
@@ -75,6 +82,17 @@ def _read(path: str) -> bytes:
         if path == "-":
             return sys.stdin.buffer.read()
         return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _message(path: str) -> bytes | BinaryIO:
+    """The message to POST: a file is opened and streamed to the API (not read into
+    memory first); standard input (``-``) is read."""
+    if path == "-":
+        return _read(path)
+    try:
+        return open(path, "rb")    # closed by request()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
@@ -261,7 +279,7 @@ def _dkim_lines(sigs: list[Json]) -> None:
 
 
 def cmd_dkim_verify(args: argparse.Namespace) -> tuple[Json, Callable[[Json], int]]:
-    body = request(args, "POST", "/v1/dkim/verify", body=_read(args.message),
+    body = request(args, "POST", "/v1/dkim/verify", body=_message(args.message),
                    content_type="message/rfc822")
 
     def show(b: Json) -> int:
@@ -294,7 +312,7 @@ def cmd_authenticate(args: argparse.Namespace) -> tuple[Json, Callable[[Json], i
     params = {"ip": args.ip, "helo": args.helo, "mailfrom": args.mailfrom}
     if args.authserv_id:
         params["authserv_id"] = args.authserv_id
-    body = request(args, "POST", "/v1/authenticate", params, body=_read(args.message),
+    body = request(args, "POST", "/v1/authenticate", params, body=_message(args.message),
                    content_type="message/rfc822")
 
     def show(b: Json) -> int:

@@ -1,4 +1,9 @@
-"""``query``: ask a resolver and print a dig-like answer (or trace a validation)."""
+"""``query``: ask a resolver and print a dig-like answer (or trace a validation).
+
+Like dig, the query sets RD and AD (RFC 6840 s5.7: tell me whether the data is
+authenticated) and, with ``--dnssec``, DO. Names typed with U-labels are sent as
+A-labels (IDNA 2008 / UTS 46), as the API does.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,12 @@ from typing import Any
 
 from ..config import ConfigError, parse_listen
 from ..wire import message as wm
+from ..wire.idn import IdnError, to_ascii
 from ..wire.message import FormError, Message
 from ..wire.name import Name, NameError_
 from ..wire.types import TC, Rcode, rcode_to_text, type_from_text
+
+DEFAULT_SERVER = "127.0.0.1:53"
 
 
 def _exchange(server: tuple[str, int], query: Message, tcp: bool, timeout: float) -> Message:
@@ -70,9 +78,9 @@ async def _trace(args: argparse.Namespace, name: Name, qtype: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        name = Name.from_text(args.name)
+        name = Name.from_text(to_ascii(args.name))
         qtype = type_from_text(args.type)
-    except (NameError_, ValueError) as exc:
+    except (IdnError, NameError_, ValueError) as exc:
         print(f"query: {exc}", file=sys.stderr)
         return 2
     if args.trace:
@@ -86,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"query: --server: {exc}", file=sys.stderr)
         return 2
-    query = wm.make_query(name, qtype, rd=True, cd=args.cd, do=args.dnssec)
+    query = make_query(name, qtype, cd=args.cd, dnssec=args.dnssec)
     try:
         reply = _exchange(server, query, args.tcp, args.timeout)
     except (OSError, FormError) as exc:
@@ -96,16 +104,26 @@ def run(args: argparse.Namespace) -> int:
     return 1 if reply.rcode == Rcode.SERVFAIL else 0
 
 
+def make_query(name: Name, qtype: int, *, cd: bool = False, dnssec: bool = False) -> Message:
+    """The query ``query`` sends: RD and AD set, as dig does; DO with ``--dnssec``."""
+    return wm.make_query(name, qtype, rd=True, ad=True, cd=cd, do=dnssec)
+
+
 def add_parser(sub: Any) -> None:
     from .serve import add_resolver_options
 
     p = sub.add_parser("query", help="ask a resolver (dig-like output)",
-                       description="Send one query and print the answer with header flags, "
-                                   "rcode and Extended DNS Errors. Exit status 1 on SERVFAIL.")
+                       description="Send one query (RD and AD set, as dig does; DO with "
+                                   "--dnssec) to the resolver at --server, by default "
+                                   f"{DEFAULT_SERVER}, and print the answer with header "
+                                   "flags, rcode and Extended DNS Errors. Exit status 1 on "
+                                   "SERVFAIL.")
     p.add_argument("name")
     p.add_argument("type", nargs="?", default="A")
-    p.add_argument("--server", default="127.0.0.1:53", help="resolver ADDR:PORT")
-    p.add_argument("--dnssec", action="store_true", help="set DO (show RRSIGs and NSECs)")
+    p.add_argument("--server", default=DEFAULT_SERVER,
+                   help="resolver ADDR:PORT (default: %(default)s)")
+    p.add_argument("--dnssec", action="store_true",
+                   help="set DO (show RRSIGs and NSECs); AD is always set, as dig does")
     p.add_argument("--cd", action="store_true", help="set CD (checking disabled)")
     p.add_argument("--tcp", action="store_true", help="use TCP")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait")

@@ -5,14 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import ipaddress
 import logging
+import os
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, Settings, parse_listen
+from ..server import notify
+from ..server.listener import ListenError, bind_problem
+from . import logs
+from .privileges import PrivilegeError, drop_privileges, lookup
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +43,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         if getattr(args, dest, None) is True:
             setattr(settings, setting_attr(key), not dest.startswith("no_"))
     if getattr(args, "listen", None):
-        settings.listen = [parse_listen(x) for x in args.listen]
+        settings.listen = [parse_listen(x, 53, "--listen") for x in args.listen]
     if getattr(args, "root_hints", None):
         settings.root_hints = args.root_hints
     if getattr(args, "trust_anchor", None):
@@ -48,11 +55,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "cache_size", None):
         settings.cache_size_mb = args.cache_size
     if getattr(args, "api", None):
-        settings.api = None if args.api == "off" else parse_listen(args.api, 8053)
+        settings.api = None if args.api == "off" else parse_listen(args.api, 8053, "--api")
     if getattr(args, "metrics", None):
-        settings.metrics = None if args.metrics == "off" else parse_listen(args.metrics, 9153)
+        settings.metrics = None if args.metrics == "off" else parse_listen(args.metrics, 9153,
+                                                                           "--metrics")
     if getattr(args, "auto_trust_anchor_file", None):
         settings.auto_trust_anchor_file = args.auto_trust_anchor_file
+    if getattr(args, "control_socket", None):
+        settings.control_socket = None if args.control_socket == "off" \
+            else Path(args.control_socket)
     return settings
 
 
@@ -91,18 +102,126 @@ async def _refresh_anchors(resolver: Any) -> None:
         await asyncio.sleep(wait)
 
 
+def log_level(args: argparse.Namespace, settings: Settings) -> int:
+    """``-v``/``-q`` when given, else the ``log-level`` key, else WARNING."""
+    flagged: int | None = getattr(args, "log_level_flag", None)
+    if flagged is not None:
+        return flagged
+    return logs.LEVELS.get(settings.log_level or "warning", logging.WARNING)
+
+
 def _reload(args: argparse.Namespace, resolver: Any, server: Any) -> None:
-    """SIGHUP: read the configuration and trust anchors again, keep the cached records
-    (their verdicts and the wire answers go if the anchors or NTAs changed)."""
+    """SIGHUP: read the configuration and trust anchors again and switch to them in one
+    step, or not at all (a bad file is refused and the running configuration stays).
+    Cached records are kept; the verdicts and wire answers that the change could
+    alter are dropped (Resolver.reload)."""
+    notify.reloading()
+    running: Settings = resolver.settings
+    handler: logging.Handler | None = None
     try:
         fresh = settings_from_args(args)
-        anchors = resolver.reload_anchors(fresh)
+        for network in fresh.allow_clients:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(f"allow-clients: {network!r} is not a network") from None
+        if (fresh.log_file, fresh.log_format) != (running.log_file, running.log_format):
+            handler = logs.make_handler(fresh.log_file, fresh.log_format)
+        anchors = resolver.reload(fresh)
     except (ConfigError, ValueError, OSError) as exc:
+        if handler is not None:
+            handler.close()
         log.error("reload refused, keeping the running configuration: %s", exc)
+        notify.ready(_status(server, resolver, "reload refused; serving"))
         return
-    resolver.apply_settings(fresh)
     server.apply_settings(fresh)
+    if handler is not None:      # another file or format: the new handler replaces the old
+        logs.install(log_level(args, fresh), handler, fresh.query_log)
+    else:
+        logs.set_levels(log_level(args, fresh), fresh.query_log)
+    running.log_file, running.log_format = fresh.log_file, fresh.log_format
+    if fresh.user != running.user:
+        log.warning("user: a change takes effect at the next start (still %s)",
+                    running.user or "the user that started serve")
     log.warning("configuration reloaded (%d trust anchors); cached records kept", len(anchors))
+    notify.ready(_status(server, resolver, "serving"))
+
+
+class _Refusals(logging.Handler):
+    """Collects the errors :func:`_reload` logs (a refused reload logs one)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _control_reload(args: argparse.Namespace, resolver: Any, server: Any) -> tuple[bool, str]:
+    """``resolver control reload``: exactly what SIGHUP does (:func:`_reload`), with
+    its outcome for the client: (done, what happened)."""
+    refusals = _Refusals()
+    log.addHandler(refusals)
+    try:
+        _reload(args, resolver, server)
+    finally:
+        log.removeHandler(refusals)
+    if refusals.messages:
+        return False, refusals.messages[-1]
+    return True, f"configuration reloaded ({len(resolver.anchors)} trust anchors); " \
+                 "cached records kept"
+
+
+def _metric_samples(resolver: Any, server: Any) -> dict[str, float]:
+    """The samples of ``/metrics`` as ``{"name{labels}": value}`` (``control stats``)."""
+    from ..metrics import registry_for
+
+    samples: dict[str, float] = {}
+    for family in registry_for(resolver, server).collect():
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[sample.name + (f"{{{labels}}}" if labels else "")] = float(sample.value)
+    return samples
+
+
+async def _start_control(settings: Settings, args: argparse.Namespace, resolver: Any,
+                         server: Any) -> Any:
+    """The control socket of ``resolver control``, when one is configured; owned by
+    the ``user`` that serve drops to, so that user (and root) may use it."""
+    if settings.control_socket is None:
+        return None
+    from ..server.control import ControlServer
+
+    control = ControlServer(resolver, settings.control_socket, group=settings.control_group,
+                            listeners=lambda: list(server.bound),
+                            stats=lambda: _metric_samples(resolver, server),
+                            reload=lambda: _control_reload(args, resolver, server))
+    await control.start()
+    user = getattr(settings, "user", None)
+    if user is not None:
+        os.chown(settings.control_socket, lookup(user).uid, -1)
+    return control
+
+
+def _status(server: Any, resolver: Any, what: str) -> str:
+    """The ``STATUS=`` line for systemd."""
+    where = ", ".join(f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in server.bound)
+    mode = "validating" if resolver.settings.validate else "NOT validating"
+    return f"{what} on {where} ({mode}, {len(resolver.anchors)} trust anchors)"
+
+
+async def _listen_extra(start: Any, flag: str, address: tuple[str, int]) -> Any:
+    """Start the API or the metrics listener; an error names its flag and address."""
+    try:
+        return await start()
+    except OSError as exc:
+        host, port = address
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise ListenError(exc.errno, f"cannot listen on {where} ({flag}): "
+                                     f"{bind_problem(exc)}") from exc
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -112,18 +231,31 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     resolver = Resolver(settings)
     server = DnsServer(resolver, settings)
     runners = []
+    control = None
     try:
         await server.start()
         if settings.api is not None or settings.metrics is not None:
             from ..api.app import create_app, create_metrics_app, start_api
         if settings.api is not None:
-            runners.append(await start_api(
-                create_app(resolver, allow=settings.api_allow, server=server), *settings.api))
+            app = create_app(resolver, allow=settings.api_allow, server=server)
+            runners.append(await _listen_extra(partial(start_api, app, *settings.api),
+                                               "--api", settings.api))
         if settings.metrics is not None:
-            runners.append(await start_api(create_metrics_app(resolver, server),
-                                           *settings.metrics))
-    except OSError as exc:
-        print(f"serve: cannot listen: {exc}", file=sys.stderr)
+            metrics_app = create_metrics_app(resolver, server)
+            runners.append(await _listen_extra(partial(start_api, metrics_app,
+                                                       *settings.metrics),
+                                               "--metrics", settings.metrics))
+        control = await _start_control(settings, args, resolver, server)
+        if settings.user is not None:    # the ports are bound: no more need for root
+            drop_privileges(settings.user)
+    except (OSError, PrivilegeError) as exc:
+        text = exc.strerror if isinstance(exc, ListenError) else str(exc)
+        if settings.log_file is not None:   # standard error has the line below
+            log.error("%s", text)
+        print(f"serve: {text}", file=sys.stderr)
+        notify.notify("STOPPING=1", f"STATUS=failed: {text}")
+        if control is not None:
+            await control.stop()
         for runner in runners:
             await runner.cleanup()
         await server.stop()
@@ -141,14 +273,20 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
         where += f"; API http://{settings.api[0]}:{settings.api[1]}/"
     if settings.metrics is not None:
         where += f"; metrics http://{settings.metrics[0]}:{settings.metrics[1]}/metrics"
+    if control is not None:
+        where += f"; control {settings.control_socket}"
     mode = "validating" if settings.validate else "NOT validating"
-    log.warning("resolver ready on %s (%s, %d trust anchors)", where, mode,
-                len(resolver.anchors))
+    log.info("resolver ready on %s (%s, %d trust anchors)", where, mode,
+             len(resolver.anchors))
     print(f"resolver ready on {where} ({mode})", flush=True)
+    notify.ready(_status(server, resolver, "serving"))
     await stop.wait()
-    log.warning("stopping: finishing queries in flight")
+    log.info("stopping: finishing queries in flight")
+    notify.stopping()
     if refresher is not None:
         refresher.cancel()
+    if control is not None:
+        await control.stop()
     for runner in runners:
         await runner.cleanup()
     await server.stop()
@@ -166,9 +304,18 @@ def tune_collector() -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
-    except (ConfigError, ValueError, OSError) as exc:
+        if settings.user is not None:
+            lookup(settings.user)       # an unknown user is refused before anything starts
+    except (ConfigError, ValueError, OSError, PrivilegeError) as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
+    try:
+        handler = logs.make_handler(settings.log_file, settings.log_format)
+    except OSError as exc:
+        print(f"serve: log-file: cannot open {settings.log_file}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
+    logs.install(log_level(args, settings), handler, settings.query_log)
     try:
         import uvloop
         runner: Any = uvloop.run
@@ -195,5 +342,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--query-log", action="store_true", help="log one line per client query")
     p.add_argument("--no-metrics", action="store_true",
                    help="count nothing (only to measure what counting costs)")
+    p.add_argument("--control-socket", metavar="PATH",
+                   help="Unix socket for `resolver control` ('off' for none; mode 0600)")
     add_resolver_options(p)
     p.set_defaults(func=run)

@@ -14,14 +14,14 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import tempfile
 
-    from ..testnet.hierarchy import build
+    from ..testnet.hierarchy import build, default_zones_dir
     from ..testnet.network import TestNetwork
 
     try:
         if args.map:
             network = TestNetwork.from_map(args.map, args.zone_dir, args.port)
         else:
-            zones_dir = args.zones_dir or Path("zones")
+            zones_dir = args.zones_dir or default_zones_dir()
             network = build(zones_dir, port=args.port).network
     except (OSError, ValueError) as exc:
         print(f"testnet: {exc}", file=sys.stderr)
@@ -48,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     tn = sub.add_parser("testnet", help="serve a signed test hierarchy on loopback",
-                        description="Serve zones/ (signed at start) or the zone files of a "
-                                    "map (as they are) on 127.0.0.x addresses.")
-    tn.add_argument("zones_dir", nargs="?", type=Path, help="hierarchy folder (default zones/)")
+                        description="Serve the test hierarchy (signed at start) or the zone "
+                                    "files of a map (as they are) on 127.0.0.x addresses.")
+    tn.add_argument("zones_dir", nargs="?", type=Path,
+                    help="hierarchy folder with a manifest.tsv (default: the copy the "
+                         "package carries, which is the repository's zones/)")
     tn.add_argument("--map", type=Path, help="a 'zone address file' map (served as is)")
     tn.add_argument("--zone-dir", type=Path, help="where the map's files are")
     tn.add_argument("--port", type=int, default=0, help="port for every server (default: random)")

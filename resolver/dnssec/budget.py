@@ -3,7 +3,7 @@
 The caller creates one :class:`Budget` per client query (or per zone check) and
 passes it to every verification and NSEC3 hash. Exhausting it is not an exception:
 the functions that take from it report BUDGET_EXCEEDED as a bogus verdict.
-The limits themselves (defaults from ../shared/design/SECURITY.md s0) are settings:
+The limits themselves (defaults listed in docs/SECURITY.md s0) are settings:
 :class:`resolver.config.ValidationLimits`.
 """
 

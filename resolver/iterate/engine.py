@@ -31,7 +31,7 @@ from ..wire import rdata as rd
 from ..wire.message import Message
 from ..wire.name import ROOT, Name, NameError_
 from ..wire.rrset import RRset
-from ..wire.types import TC, Rcode, RRType, rcode_to_text
+from ..wire.types import TC, Rcode, RRType, rcode_to_text, type_to_text
 from .hints import Hints
 from .infra import Infra
 from .scrub import Classified, Kind, classify, synthesize_cname
@@ -150,6 +150,24 @@ class Iterator:
     # ------------------------------------------------------------------ public
     def new_state(self) -> QueryState:
         return QueryState(self.limits, self.now())
+
+    def forget_no_cuts(self, name: Name | None = None, *, below: bool = False) -> int:
+        """Forget that *name* (and with *below*, every name under it; None: every
+        name) is no zone cut (an operator's flush: a cut made since is found by the
+        next minimised query). Returns how many names were forgotten."""
+        memo = self._no_cut
+        if name is None:
+            count = len(memo)
+            memo.clear()
+            return count
+        if below:
+            gone = [key for key in memo
+                    if key.endswith(name.key) and Name(key).is_subdomain(name)]
+        else:
+            gone = [name.key] if name.key in memo else []
+        for key in gone:
+            del memo[key]
+        return len(gone)
 
     async def resolve(self, qname: Name, qtype: int, state: QueryState,
                       depth: int = 0, *, validating: bool = False) -> IterResult:
@@ -656,10 +674,19 @@ class Iterator:
                 continue
             except UpstreamTimeout:
                 self.counters.inc("upstream_timeouts")
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("upstream %s %s %s (%s): timeout after %.0f ms", server[0],
+                              qname, type_to_text(qtype), "tcp" if tcp else "udp",
+                              (self.now() - started) * 1000)
                 if not cut:   # our own budget ran out: not the server's fault
                     self.infra.timed_out(server, self.now())
                 raise
             rtt = max(0.0, self.now() - started)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("upstream %s %s %s (%s): %s%s, %d answers, in %.1f ms", server[0],
+                          qname, type_to_text(qtype), "tcp" if tcp else "udp",
+                          rcode_to_text(reply.rcode), " TC" if reply.flags & TC else "",
+                          len(reply.answer), rtt * 1000)
             self.infra.rtt_ok(server, rtt)
             self.counters.observe("upstream_rtt_seconds", rtt)
             if reply.flags & TC and not tcp:

@@ -3,6 +3,7 @@ lameness (what Unbound keeps in infra.c), bounded in size."""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -110,5 +111,28 @@ class Infra:
             return srtt + jitter + penalty
         return sorted(servers, key=score)
 
+    def forget(self, address: str | None = None) -> int:
+        """Drop what is known about the servers at *address* (every port), or about
+        every server when None: RTT, timeouts and backoff, EDNS, lameness. Returns
+        how many server entries went."""
+        if address is None:
+            count = len(self._servers)
+            self._servers.clear()
+            return count
+        wanted = _address_key(address)
+        gone = [server for server in self._servers
+                if _address_key(server[0]) == wanted]
+        for server in gone:
+            del self._servers[server]
+        return len(gone)
+
     def __len__(self) -> int:
         return len(self._servers)
+
+
+def _address_key(address: str) -> str:
+    """One spelling of an IP address (``::1`` and ``0::1`` are one server)."""
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return address

@@ -5,6 +5,9 @@ everything else is parsed, checked and handed to the resolver service. TCP carri
 pipelined queries answered out of order, with an idle timeout that shrinks as the
 connection table fills, a connection cap, and reading paused while a client does
 not drain its replies. Clients outside the access list get REFUSED with EDE 18.
+A query with a DNS COOKIE option gets a server cookie (:mod:`resolver.server.cookies`)
+in its reply, from the cache or not; a malformed one gets FORMERR; other EDNS options
+are ignored and do not keep a query off the fast path.
 No input ends the server: every failure is confined to one query.
 """
 
@@ -27,11 +30,16 @@ from ..dnssec.status import Security
 from ..lru import Lru
 from ..service import Resolver
 from ..wire import message as wm
+from ..wire.edns import with_option
 from ..wire.message import FormError, Message
-from ..wire.querykey import QueryKey, query_key
+from ..wire.querykey import COOKIE, QueryKey, cookie_ok, query_key
 from ..wire.types import CD, QR, RD, Opcode, Rcode, RRType, rcode_to_text, type_to_text
+from .cookies import ServerCookies
 
 log = logging.getLogger(__name__)
+# client queries (query-log): a logger of their own, so ``serve`` can switch them on
+# without the other INFO lines (resolver.cli.logs.QUERY_LOGGER)
+qlog = logging.getLogger("resolver.queries")
 
 _UNSEEN = object()
 MAX_PENDING = 2000                 # queries being resolved at once (all clients)
@@ -50,6 +58,24 @@ class ServerStats:
     dropped: int = 0
     tcp_connections: int = 0
     pending: int = 0
+
+
+class ListenError(OSError):
+    """A listener could not be opened; the message names the address and the reason."""
+
+
+def bind_problem(exc: OSError) -> str:
+    """Why a socket could not be bound, in the words an operator looks for."""
+    cause = exc.__cause__ or exc.__context__
+    if exc.errno is None and isinstance(cause, OSError):
+        exc = cause             # uvloop's "could not bind" carries the errno in its cause
+    if exc.errno == errno.EADDRINUSE:
+        return "port in use (another server is listening there)"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "address not available on this host"
+    return exc.strerror or str(exc)
 
 
 class DnsServer:
@@ -71,31 +97,42 @@ class DnsServer:
         self._qk_memo: Lru[bytes, QueryKey | None] = Lru(MEMO_SIZE)
         self.counters = resolver.counters
         self.query_log = settings.query_log
+        self.cookies = ServerCookies()
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Open every ``listen`` address (UDP and TCP); raises :class:`ListenError`
+        naming the address that failed (those opened before stay open: stop())."""
         for host, port in self.settings.listen:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            # port 0: the UDP port is picked by the kernel and TCP must get the same
-            # number, which may be taken (by an outgoing connection, say): try again
-            for attempt in range(1 if port else 20):
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Udp(self), local_addr=(host, port), family=family)
-                actual = transport.get_extra_info("sockname")[1]
-                try:
-                    server = await asyncio.start_server(self._serve_tcp, host, actual,
-                                                        family=family, reuse_address=True,
-                                                        backlog=128)
-                except OSError as exc:
-                    transport.close()
-                    if port or exc.errno != errno.EADDRINUSE or attempt == 19:
-                        raise
-                    continue
-                break
-            self._udp.append(transport)
-            self._tcp.append(server)
-            self.bound.append((host, actual))
+            try:
+                await self._listen(host, port)
+            except OSError as exc:
+                where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                raise ListenError(exc.errno, f"cannot listen on {where}: "
+                                             f"{bind_problem(exc)}") from exc
+
+    async def _listen(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # port 0: the UDP port is picked by the kernel and TCP must get the same
+        # number, which may be taken (by an outgoing connection, say): try again
+        for attempt in range(1 if port else 20):
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(host, port), family=family)
+            actual = transport.get_extra_info("sockname")[1]
+            try:
+                server = await asyncio.start_server(self._serve_tcp, host, actual,
+                                                    family=family, reuse_address=True,
+                                                    backlog=128)
+            except OSError as exc:
+                transport.close()
+                if port or exc.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+                continue
+            break
+        self._udp.append(transport)
+        self._tcp.append(server)
+        self.bound.append((host, actual))
 
     async def stop(self, grace: float = 2.0) -> None:
         for udp in self._udp:
@@ -166,6 +203,23 @@ class DnsServer:
             self.stats.refused += 1
             return error_response(query, Rcode.REFUSED, (18, "query from a client outside "
                                                                 "the access list"))
+        cookie = b""
+        if query.edns is not None:
+            found = [opt for code, opt in query.edns.options if code == COOKIE]
+            if found:
+                if len(found) > 1 or not cookie_ok(found[0]):
+                    self.stats.formerr += 1      # RFC 7873 s5.2.2
+                    return error_response(query, Rcode.FORMERR)
+                cookie = self.cookies.answer(found[0], client)
+        reply = await self._respond(data, query, client, transport, qk, len(cookie))
+        if cookie and reply is not None:
+            return with_option(reply, cookie)
+        return reply
+
+    async def _respond(self, data: bytes, query: Message, client: str, transport: str,
+                       qk: QueryKey | None, reserve: int) -> bytes | None:
+        """The reply to a parsed query from an allowed client, leaving *reserve* octets
+        of the size limit for EDNS options the caller adds (a COOKIE)."""
         if query.opcode != Opcode.QUERY:
             return error_response(query, Rcode.NOTIMP)
         if len(query.question) != 1 or query.answer or query.authority:
@@ -173,7 +227,7 @@ class DnsServer:
         if query.edns is not None and query.edns.version != 0:
             return error_response(query, Rcode.BADVERS)
         q = query.question[0]
-        limit = self.udp_limit(query) if transport == "udp" else 65535
+        limit = (self.udp_limit(query) if transport == "udp" else 65535) - reserve
         if q.qtype in (RRType.AXFR, RRType.IXFR, RRType.OPT, RRType.TSIG, RRType.TKEY,
                        RRType.MAILA, RRType.MAILB):
             return error_response(query, Rcode.REFUSED if q.qtype in (RRType.AXFR, RRType.IXFR)
@@ -195,7 +249,7 @@ class DnsServer:
                   answer.security.label)
         self.counters.inc("client_queries", (transport, *labels))
         if self.query_log:
-            log.info("query %s %s %s from %s (%s): %s %s", q.name, type_to_text(q.qtype),
+            qlog.info("query %s %s %s from %s (%s): %s %s", q.name, type_to_text(q.qtype),
                      "CD" if query.flags & CD else "", client, transport,
                      rcode_to_text(answer.rcode), answer.security.label)
         if qk is not None and answer.ttl > 0:
@@ -230,7 +284,11 @@ class DnsServer:
         assert qk is None or isinstance(qk, QueryKey)
         if qk is not None and qk.key[-1] & 0x01 and self.allowed(addr[0]):
             limit = max(512, min(qk.payload, self._edns)) if qk.has_edns else 512
-            hit = self.messages.answer(data, qk, limit)
+            if qk.cookie is None:
+                hit = self.messages.answer(data, qk, limit)
+            else:
+                hit = self.messages.answer(data, qk, limit, "udp",
+                                           self.cookies.answer(qk.cookie, addr[0]))
             if hit is not None:
                 self.stats.fast_hits += 1
                 send.sendto(hit, addr)
@@ -305,7 +363,8 @@ class DnsServer:
         qk = query_key(data)
         reply: bytes | None = None
         if qk is not None and qk.key[-1] & 0x01 and self.allowed(client):
-            reply = self.messages.answer(data, qk, 65535, "tcp")
+            reply = self.messages.answer(data, qk, 65535, "tcp", b"" if qk.cookie is None
+                                         else self.cookies.answer(qk.cookie, client))
         if reply is None:
             try:
                 reply = await self.answer(data, client, "tcp", qk)
@@ -340,7 +399,7 @@ def _log_query(client: str, transport: str, data: bytes, reply: bytes, cached: b
     except FormError:
         return
     if q is not None:
-        log.info("query %s %s from %s (%s): %s%s", q.name, type_to_text(q.qtype), client,
+        qlog.info("query %s %s from %s (%s): %s%s", q.name, type_to_text(q.qtype), client,
                  transport, rcode_to_text(reply[3] & 0x0F), " (cache)" if cached else "")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from ..authority.zone import Zone
@@ -22,6 +23,23 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.tsv"
 _DAY = 86400
+
+
+def default_zones_dir() -> Path:
+    """Where the project's test hierarchy is: the copy a built package carries in
+    ``resolver/testnet/zones/`` (setup.py puts it there), else the checkout's top-level
+    ``zones/`` (an editable install or a source tree). Raises FileNotFoundError,
+    naming both places and ``--zones``, when neither holds a manifest."""
+    packaged = resources.files("resolver.testnet").joinpath("zones")
+    if packaged.joinpath(MANIFEST).is_file():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[2] / "zones"
+    if (checkout / MANIFEST).is_file():
+        return checkout
+    raise FileNotFoundError(
+        f"the test hierarchy is not installed: neither {packaged} nor {checkout} holds "
+        f"{MANIFEST}; reinstall the package from a wheel or a source tree, or name a "
+        "hierarchy folder (a copy of the repository's zones/) with --zones DIR")
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """A set of authoritative test servers on loopback addresses, built from a zone map.
 
-The map format is that of ../shared/interop/zones.map: one ``zone address file``
+The map format is that of tests/data/interop/zones.map: one ``zone address file``
 line per zone; ``#`` starts a comment. All servers of one network listen on the
 same port, so a resolver can reach all of them with one ``--upstream-port``.
 """

@@ -80,5 +80,21 @@ class KeyCache:
         self._failures.clear()
         self.epoch += 1
 
+    def drop(self, match: Callable[[KeyEntry], bool]) -> int:
+        """Drop the entries for which *match* holds, with the bogus run counted for
+        their zones (an operator's flush: the next look-up starts afresh). Returns how
+        many live entries went."""
+        zones: list[bytes] = []
+
+        def matched(key: bytes, entry: KeyEntry) -> bool:
+            if match(entry):
+                zones.append(key)
+                return True
+            return False
+        dropped = self.store.drop_where(matched)
+        for key in zones:
+            self._failures.pop(key, None)
+        return dropped
+
     def __len__(self) -> int:
         return len(self.store)

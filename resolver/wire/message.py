@@ -1,7 +1,7 @@
 """DNS messages: a bounded parser for untrusted input and a builder.
 
 :func:`parse` raises :class:`FormError` and nothing else, whatever the input
-(RFC 1035 s4, with the hardening of ../shared/design/SECURITY.md s3):
+(RFC 1035 s4, with the hardening of docs/SECURITY.md s3):
 compression pointers only backwards, each strictly before the previous one and
 at most 16 in a chain; names of at most 255 octets and 127 labels; every RDLENGTH
 consumed exactly; section counts honoured; trailing bytes rejected. Names inside

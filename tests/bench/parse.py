@@ -1,6 +1,6 @@
 """Parse cost of a typical signed response: our parser next to dnspython's.
 
-The message is the one measured in ../shared/design/DEPENDENCIES.md s3: answer
+The message is a typical signed referral-sized reply: answer
 ``WWW.Example.com`` A x2 + RRSIG (alg 8), authority NS x4 + DS x2 + RRSIG (alg 13),
 additional A + OPT, about 700 octets, compressed by dnspython.
 """

@@ -55,7 +55,8 @@ ANSWERS = INTEROP / "nsd-answers.json"
 PAYLOAD = 1232          # the EDNS buffer size every recorded query offers
 TIMEOUT = 3.0
 
-# The NSD configuration of ../../../shared/rig/up.sh, minus what needs a fixed place.
+# A minimal NSD configuration: one server on the given loopback address and port,
+# with its state in a temporary folder and nothing at a fixed place on disk.
 NSD_CONF = """\
 server:
     ip-address: {address}
