@@ -38,6 +38,7 @@ from resolver.wire.name import Name
 from resolver.wire.types import AD, RRType
 from tests.loop import LoopThread
 from tests.networks import Net, hierarchy, loop_thread
+from tests.ports import free_port
 
 __all__ = ["hierarchy", "loop_thread"]
 
@@ -323,10 +324,7 @@ def test_config_takes_nta_durations_and_the_control_socket() -> None:
 
 # ----------------------------------------------------------------------------- processes
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_port(HOST)
 
 
 def _cli(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -18,15 +18,13 @@ import pytest
 from resolver.wire import message as wm
 from resolver.wire.name import Name
 from resolver.wire.types import RRType
+from tests.ports import free_port
 
 ROOT = Path(__file__).parent.parent.parent
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_port("127.0.0.1")
 
 
 def _ask(port: int, name: str, rtype: int = RRType.A, timeout: float = 15.0) -> wm.Message:

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -33,6 +32,8 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # what an sdist is made from (MANIFEST.in decides what of it goes in)
@@ -170,10 +171,7 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(installed: Installe
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_port("127.0.0.1")
 
 
 def _get(url: str) -> tuple[int, bytes]:
