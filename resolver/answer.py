@@ -46,6 +46,7 @@ class Answer:
     ttl: int = 0                 # how long this answer may be cached
     from_cache: bool = False
     aa: bool = False             # set only for locally served zones
+    drop: bool = False           # no reply at all (a local zone of type deny)
 
     @property
     def secure(self) -> bool:

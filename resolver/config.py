@@ -51,6 +51,32 @@ class ValidationLimits:
 
 
 @dataclass(slots=True)
+class ForwardZone:
+    """A ``[[forward]]`` or ``[[stub]]`` block: queries at or below *zone* go to
+    *servers* ((address, port) pairs). Forward: RD=1 to a recursive upstream, whose
+    answer is taken (no referral followed). Stub: the iterator starts at *servers* for
+    the zone as if a referral had named them (RD=0). Answers are validated either way."""
+
+    zone: str
+    servers: list[tuple[str, int]]
+    stub: bool = False
+
+
+LOCAL_ZONE_TYPES = ("static", "transparent", "redirect", "refuse", "deny")
+
+
+@dataclass(slots=True)
+class LocalZoneConfig:
+    """A ``[[local-zone]]`` block (Unbound's local-zone and local-data): *type* is one
+    of :data:`LOCAL_ZONE_TYPES`, *data* records in zone-file syntax (names relative to
+    *zone*)."""
+
+    zone: str
+    type: str = "static"
+    data: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Settings:
     listen: list[tuple[str, int]] = field(default_factory=lambda: [("127.0.0.1", 53),
                                                                    ("::1", 53)])
@@ -62,12 +88,17 @@ class Settings:
     nodefault: list[str] = field(default_factory=list)      # local zones to switch off
     qname_minimisation: bool = True
     trust_anchor_signaling: bool = True     # RFC 8145 s5 key-tag queries, as Unbound
+    aggressive_nsec: bool = True            # RFC 8198 denials from validated NSEC, as Unbound
     ipv6_upstream: bool = True
     cache_size_mb: float = 64.0
     max_ttl: int = 86400
     min_ttl: int = 0
     max_negative_ttl: int = 3600
     bogus_ttl: int = 60
+    serve_stale: bool = True                # RFC 8767: expired answers when servers fail
+    stale_max: int = 86400                  # seconds past expiry a stale answer is served
+    prefetch: bool = False                  # refresh answers hit in the last 10 % of TTL
+    prefetch_key: bool = False              # the same for DNSKEY sets of the zones used
     allow_clients: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     tcp_idle_timeout: float = 30.0
     tcp_max_connections: int = 128
@@ -90,6 +121,14 @@ class Settings:
     user: str | None = None                 # switch to this user after binding the ports
     control_socket: Path | None = None          # Unix socket of ``resolver control``
     control_group: str | None = None            # group allowed to use it (mode 0660)
+    forward_zones: list[ForwardZone] = field(default_factory=list)  # [[forward]], [[stub]]
+    local_zones: list[LocalZoneConfig] = field(default_factory=list)  # [[local-zone]]
+    listen_tls: list[tuple[str, int]] = field(default_factory=list)  # DNS over TLS (853)
+    tls_cert: Path | None = None            # PEM certificate chain of the TLS listener
+    tls_key: Path | None = None             # its PEM private key
+    ratelimit_per_client: float = 0.0       # UDP queries per second per client (0: off)
+    ratelimit_action: str = "tc"            # over the limit: "tc" (TC=1 reply) or "drop"
+    ratelimit: float = 0.0                  # upstream queries per second per zone (0: off)
 
 
 def parse_listen(text: str, default_port: int = 53, what: str = "listen") -> tuple[str, int]:

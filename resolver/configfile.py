@@ -13,15 +13,27 @@ Example (see ``contrib/resolver.toml``)::
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import tomllib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, IterLimits, Settings, parse_duration, parse_listen
+from .config import (
+    LOCAL_ZONE_TYPES,
+    ConfigError,
+    ForwardZone,
+    IterLimits,
+    LocalZoneConfig,
+    Settings,
+    parse_duration,
+    parse_listen,
+)
+from .wire.name import Name, NameError_
+from .wire.zonefile import ZoneFileError, read_rr_line
 
-_PATH_KEYS = {"root-hints", "auto-trust-anchor-file", "control-socket"}
+_PATH_KEYS = {"root-hints", "auto-trust-anchor-file", "control-socket", "tls-cert", "tls-key"}
 _PATH_LIST_KEYS = {"trust-anchors"}
 
 
@@ -47,12 +59,20 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
             _check_type(where, value, dict)
             _apply_limits(settings.iter_limits, value, source)
             continue
-        if key == "listen":
+        if key in ("listen", "listen-tls"):
             _check_type(where, value, list)
             try:
-                settings.listen = [parse_listen(str(v)) for v in value]
+                setattr(settings, setting_attr(key), [
+                    parse_listen(str(v), 853 if key == "listen-tls" else 53, key)
+                    for v in value])
             except ConfigError as exc:
                 raise ConfigError(f"{source}: {exc}") from None
+            continue
+        if key == "ratelimit-action":
+            _check_type(where, value, str)
+            if value not in RATELIMIT_ACTIONS:
+                raise ConfigError(f"{where}: expected \"tc\" or \"drop\", got {value!r}")
+            settings.ratelimit_action = value
             continue
         if key in ("api", "metrics"):
             _check_type(where, value, str)
@@ -81,6 +101,12 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
                                       "(seconds since the epoch) or for (a duration: "
                                       "\"12h\", \"2d\")")
                 settings.negative_anchors.append((zone, float(until)))
+            continue
+        if key in ("forward", "stub"):
+            _apply_forward(settings, key, value, where)
+            continue
+        if key == "local-zone":
+            _apply_local_zones(settings, value, where)
             continue
         if key == "control-group":
             _check_type(where, value, str)
@@ -125,6 +151,7 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
 _LOGGING_KEYS = {"log-level", "log-file", "log-format", "user"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
+RATELIMIT_ACTIONS = ("tc", "drop")     # ratelimit-per-client: what an excess query gets
 
 
 def _apply_logging(settings: Settings, key: str, value: Any, where: str) -> None:
@@ -147,6 +174,105 @@ def _apply_logging(settings: Settings, key: str, value: Any, where: str) -> None
         if not value or value != value.strip():
             raise ConfigError(f"{where}: expected a user name, got {value!r}")
         settings.user = value
+
+
+NTA_FOREVER = 253402300799.0     # 9999-12-31T23:59:59Z: the NTA of an insecure block
+_FORWARD_KEYS = {"zone", "servers", "tls", "tls-name", "insecure"}
+
+
+def parse_server(text: str, what: str) -> tuple[str, int]:
+    """``ADDR`` or ``ADDR@PORT`` (IPv4 or IPv6, as Unbound's forward-addr) -> (address,
+    port); a name instead of an address is refused."""
+    host, at, port = text.strip().partition("@")
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ConfigError(f"{what}: {text!r} is not an IP address "
+                          "(use ADDR or ADDR@PORT)") from None
+    try:
+        number = int(port) if at else 53
+    except ValueError:
+        raise ConfigError(f"{what}: bad port in {text!r}") from None
+    if not 0 < number <= 65535:
+        raise ConfigError(f"{what}: port out of range in {text!r}")
+    return address, number
+
+
+def _apply_forward(settings: Settings, key: str, value: Any, where: str) -> None:
+    """``[[forward]]`` and ``[[stub]]`` blocks: zone, servers, tls (refused: not
+    supported yet), insecure (a negative trust anchor for the zone)."""
+    _check_type(where, value, list)
+    for index, item in enumerate(value):
+        here = f"{where}[{index}]"
+        _check_type(here, item, dict)
+        unknown = sorted(set(item) - _FORWARD_KEYS)
+        if unknown:
+            raise ConfigError(f"{here}: unknown key {unknown[0]!r}")
+        zone = item.get("zone")
+        if not isinstance(zone, str) or not zone:
+            raise ConfigError(f"{here}.zone: expected a zone name such as \"corp.example.\"")
+        if not zone.endswith("."):
+            zone += "."
+        try:
+            Name.from_text(zone)
+        except NameError_ as exc:
+            raise ConfigError(f"{here}.zone: bad name {zone!r}: {exc}") from None
+        servers = item.get("servers")
+        if not isinstance(servers, list) or not servers \
+                or not all(isinstance(s, str) for s in servers):
+            raise ConfigError(f"{here}.servers: expected a non-empty list of addresses "
+                              "(\"192.0.2.53\", \"2001:db8::53@5353\")")
+        tls = item.get("tls", False)
+        _check_type(f"{here}.tls", tls, bool)
+        if tls or "tls-name" in item:
+            raise ConfigError(f"{here}.tls: TLS to upstream servers is not supported yet")
+        insecure = item.get("insecure", False)
+        _check_type(f"{here}.insecure", insecure, bool)
+        if any(f.zone.lower() == zone.lower() for f in settings.forward_zones):
+            raise ConfigError(f"{here}.zone: {zone} is forwarded or stubbed twice")
+        settings.forward_zones.append(ForwardZone(
+            zone, [parse_server(s, f"{here}.servers") for s in servers], key == "stub"))
+        if insecure:     # an NTA for the zone, for as long as the configuration stands
+            settings.negative_anchors.append((zone, NTA_FOREVER))
+
+
+def _apply_local_zones(settings: Settings, value: Any, where: str) -> None:
+    """``[[local-zone]]`` blocks: zone, type (Unbound's static, transparent, redirect,
+    refuse, deny; default static) and local-data (records in zone-file syntax)."""
+    _check_type(where, value, list)
+    for index, item in enumerate(value):
+        here = f"{where}[{index}]"
+        _check_type(here, item, dict)
+        unknown = sorted(set(item) - {"zone", "type", "local-data"})
+        if unknown:
+            raise ConfigError(f"{here}: unknown key {unknown[0]!r}")
+        zone = item.get("zone")
+        if not isinstance(zone, str) or not zone:
+            raise ConfigError(f"{here}.zone: expected a zone name such as \"corp.example.\"")
+        if not zone.endswith("."):
+            zone += "."
+        try:
+            origin = Name.from_text(zone)
+        except NameError_ as exc:
+            raise ConfigError(f"{here}.zone: bad name {zone!r}: {exc}") from None
+        kind = item.get("type", "static")
+        if kind not in LOCAL_ZONE_TYPES:
+            raise ConfigError(f"{here}.type: expected one of {', '.join(LOCAL_ZONE_TYPES)}, "
+                              f"got {kind!r}")
+        data = item.get("local-data", [])
+        if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
+            raise ConfigError(f"{here}.local-data: expected a list of records "
+                              "(\"www 3600 A 192.0.2.1\")")
+        for line in data:
+            try:
+                rr = read_rr_line(line, origin)
+            except ZoneFileError as exc:
+                raise ConfigError(f"{here}.local-data: {exc}") from None
+            if not rr.name.is_subdomain(origin):
+                raise ConfigError(f"{here}.local-data: {line!r} is outside the zone {zone}")
+        if any(z.zone.lower() == zone.lower() for z in settings.local_zones):
+            raise ConfigError(f"{here}.zone: {zone} is configured twice")
+        settings.local_zones.append(LocalZoneConfig(zone, kind, list(data)))
 
 
 def _apply_limits(limits: IterLimits, data: dict[str, Any], source: str) -> None:
@@ -173,6 +299,10 @@ FLAG_KEYS = {
     "cache_size": "cache-size-mb", "auto_trust_anchor_file": "auto-trust-anchor-file",
     "no_metrics": "metrics-counting", "no_trust_anchor_signaling": "trust-anchor-signaling",
     "control_socket": "control-socket",
+    "no_serve_stale": "serve-stale", "prefetch": "prefetch",
+    "listen_tls": "listen-tls", "tls_cert": "tls-cert", "tls_key": "tls-key",
+    "ratelimit_per_client": "ratelimit-per-client", "ratelimit_action": "ratelimit-action",
+    "ratelimit": "ratelimit",
 }
 
 
@@ -201,9 +331,9 @@ def dump(settings: Settings) -> str:
     for f in fields(Settings):
         value = getattr(settings, f.name)
         key = f.name.replace("_", "-")
-        if f.name in ("iter_limits", "validation_limits"):
+        if f.name in ("iter_limits", "validation_limits", "forward_zones", "local_zones"):
             continue
-        if f.name == "listen":
+        if f.name in ("listen", "listen_tls"):
             value = [_listen_text(a) for a in value]
         elif f.name in ("api", "metrics"):
             value = "off" if value is None else _listen_text(value)
@@ -218,6 +348,13 @@ def dump(settings: Settings) -> str:
     for f in fields(IterLimits):
         value = getattr(settings.iter_limits, f.name)
         lines.append(f"{f.name.replace('_', '-')} = {_toml_value(value)}")
+    for fz in settings.forward_zones:
+        servers = [f"{a}@{p}" for a, p in fz.servers]
+        lines += ["[[stub]]" if fz.stub else "[[forward]]", f"zone = {_toml_value(fz.zone)}",
+                  f"servers = {_toml_value(servers)}"]
+    for lz in settings.local_zones:
+        lines += ["[[local-zone]]", f"zone = {_toml_value(lz.zone)}",
+                  f"type = {_toml_value(lz.type)}", f"local-data = {_toml_value(lz.data)}"]
     return "\n".join(lines) + "\n"
 
 

@@ -3,17 +3,27 @@ RFC 6303, RFC 8375, RFC 7686, RFC 9462): ``localhost.`` answers with the loopbac
 addresses, the reverse zones of loopback, private and reserved ranges and the names
 ``invalid.``, ``test.``, ``onion.``, ``home.arpa.`` answer NXDOMAIN (or NODATA at the
 apex) from a local SOA, without asking anyone. Each can be switched off
-(``--nodefault ZONE``)."""
+(``--nodefault ZONE``).
+
+Configured zones (``[[local-zone]]``, Unbound's local-zone types with local-data in
+zone-file syntax) come on top: ``static`` answers from its data only (NODATA or
+NXDOMAIN otherwise), ``transparent`` answers from its data and resolves the other
+names, ``redirect`` answers every name below the zone with the apex data, ``refuse``
+answers REFUSED and ``deny`` drops the query. A configured zone replaces a default
+zone of the same name. Local answers never carry AD."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from .answer import Answer
+from .config import LocalZoneConfig
 from .dnssec.status import Security
 from .wire.name import Name
 from .wire.rrset import RRset
 from .wire.types import Rcode, RRType
+from .wire.zonefile import read_rr_line
 
 DEFAULT_ZONES = [
     "localhost.", "127.in-addr.arpa.",
@@ -39,12 +49,73 @@ def _soa(zone: Name) -> RRset:
     return RRset(zone, RRType.SOA, 1, _TTL, [rdata])
 
 
+@dataclass(slots=True)
+class Configured:
+    """A configured local zone: its type and its records by owner and type."""
+
+    zone: Name
+    type: str
+    records: dict[bytes, dict[int, RRset]] = field(default_factory=dict)
+    names: set[bytes] = field(default_factory=set)   # owners and the names between
+
+    @classmethod
+    def build(cls, config: LocalZoneConfig) -> Configured:
+        """Raises ValueError (a ZoneFileError) for a record that does not parse or
+        lies outside the zone."""
+        zone = Name.from_text(config.zone if config.zone.endswith(".") else config.zone + ".")
+        out = cls(zone, config.type)
+        for line in config.data:
+            rr = read_rr_line(line, zone, _TTL)
+            if not rr.name.is_subdomain(zone):
+                raise ValueError(f"{line!r} is outside the zone {zone}")
+            types = out.records.setdefault(rr.name.key, {})
+            found = types.get(rr.rtype)
+            if found is None:
+                types[rr.rtype] = RRset(rr.name, rr.rtype, rr.rclass, rr.ttl, [rr.rdata])
+            elif rr.rdata not in found.rdatas:
+                found.rdatas.append(rr.rdata)
+                found.ttl = min(found.ttl, rr.ttl)
+            name = rr.name
+            while len(name) >= len(zone):
+                out.names.add(name.key)
+                if name == zone:
+                    break
+                name = name.parent()
+        return out
+
+    def answer(self, qname: Name, qtype: int) -> Answer | None:
+        if self.type == "deny":
+            return Answer(qname, qtype, drop=True)
+        if self.type == "refuse":
+            return Answer(qname, qtype, rcode=Rcode.REFUSED)
+        owner = self.zone if self.type == "redirect" else qname
+        types = self.records.get(owner.key, {})
+        out = Answer(qname, qtype, aa=True, security=Security.INSECURE)
+        data = types.get(qtype) or (types.get(RRType.CNAME) if qtype != RRType.CNAME else None)
+        if data is not None:
+            out.answer.append(RRset(qname, data.rtype, data.rclass, data.ttl,
+                                    list(data.rdatas)))
+            out.ttl = data.ttl
+            return out
+        if self.type == "transparent" and owner.key not in self.names:
+            return None     # no data here: resolved as usual
+        soa = self.records.get(self.zone.key, {}).get(RRType.SOA) or _soa(self.zone)
+        if owner.key not in self.names and qname != self.zone:
+            out.rcode = Rcode.NXDOMAIN
+        out.authority.append(soa)
+        out.ttl = soa.ttl
+        return out
+
+
 class LocalZones:
-    def __init__(self, nodefault: Iterable[str] = ()) -> None:
+    def __init__(self, nodefault: Iterable[str] = (),
+                 configured: Iterable[LocalZoneConfig] = ()) -> None:
         off = {Name.from_text(z if z.endswith(".") else z + ".").key for z in nodefault}
+        self.configured = {c.zone.key: c for c in map(Configured.build, configured)}
         self.zones = [Name.from_text(z) for z in DEFAULT_ZONES
                       if Name.from_text(z).key not in off]
         self._by_key = {z.key: z for z in self.zones}
+        self._by_key.update({c.zone.key: c.zone for c in self.configured.values()})
         self._loopback_v4 = Name.from_text("1.0.0.127.in-addr.arpa.")
         self._loopback_v6 = Name.from_text(DEFAULT_ZONES[2])
 
@@ -67,6 +138,10 @@ class LocalZones:
         zone = self.zone_for(qname)
         if zone is None:
             return None
+        if self.configured:
+            configured = self.configured.get(zone.key)
+            if configured is not None:
+                return configured.answer(qname, qtype)
         out = Answer(qname, qtype, aa=True, security=Security.INSECURE, ttl=_TTL)
         data = self._data(zone, qname, qtype)
         if data is not None:

@@ -142,3 +142,21 @@ def _rebuild(maxsize: int, items: list[tuple[K, V]]) -> Lru[K, V]:
     for key, value in items:
         memo[key] = value
     return memo
+
+
+def take_token(buckets: Lru[K, list[float]], key: K, rate: float, now: float) -> bool:
+    """A token bucket per *key* (``ratelimit-per-client``, ``ratelimit``): *rate*
+    tokens a second, at most *rate* (one second's worth) saved up. True: a token was
+    taken (under the rate); False: over it. A key new to (or evicted from) the table
+    starts with a full bucket; a key in use is kept (``use`` refreshes it)."""
+    bucket = buckets.use(key)
+    if bucket is None:
+        buckets[key] = [max(rate, 1.0) - 1.0, now]
+        return True
+    tokens = min(max(rate, 1.0), bucket[0] + (now - bucket[1]) * rate)
+    bucket[1] = now
+    if tokens < 1.0:
+        bucket[0] = tokens
+        return False
+    bucket[0] = tokens - 1.0
+    return True

@@ -39,12 +39,15 @@ class ServerCounts(Protocol):
 
     udp: int
     tcp: int
+    tls: int
     fast_hits: int
     formerr: int
     refused: int
     dropped: int
     tcp_connections: int
     pending: int
+    ratelimited_tc: int
+    ratelimited_drop: int
 
 
 class CountingServer(Protocol):
@@ -59,6 +62,8 @@ COUNTER_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
                        "status.", ("transport", "qtype", "rcode", "security")),
     "upstream_queries": ("Queries sent to authoritative servers.", ("transport",)),
     "upstream_timeouts": ("Upstream queries that timed out.", ()),
+    "upstream_forwarded": ("Upstream queries sent to the servers of a [[forward]] zone "
+                           "(RD=1).", ()),
     "upstream_tcp_fallbacks": ("Upstream queries retried over TCP (truncation or "
                                "suspected spoofing).", ("reason",)),
     "validation_outcomes": ("Validation verdicts, by result and reason (EDE code).",
@@ -68,6 +73,15 @@ COUNTER_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
                        "a SERVFAIL: an answer, a denial, or the DS/DNSKEY sets of a key "
                        "entry.", ("kind",)),
     "budget_cutoffs": ("Work cut off by a limit (KeyTrap and query limits).", ("limit",)),
+    "stale_answers": ("Expired answers served (RFC 8767 serve-stale, EDE 3) because the "
+                      "servers of a zone failed.", ()),
+    "prefetches": ("Background refreshes started by a cache hit in the last 10 % of the "
+                   "TTL, by kind (answer, or a DNSKEY set: key).", ("kind",)),
+    "aggressive_nsec": ("Denials synthesised from cached, validated NSEC records "
+                        "without asking upstream (RFC 8198), by kind (nxdomain or "
+                        "nodata).", ("kind",)),
+    "upstream_ratelimited": ("Upstream queries not sent: the zone was over its "
+                             "ratelimit (queries per second).", ()),
 }
 HIST_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
     "upstream_rtt_seconds": ("Round-trip time of upstream queries.", ()),
@@ -180,6 +194,7 @@ class ResolverCollector(Collector):
                                        labels=["transport"])
         received.add_metric(["udp"], s.udp)
         received.add_metric(["tcp"], s.tcp)
+        received.add_metric(["tls"], s.tls)
         yield received
         problems = CounterMetricFamily("resolver_client_rejected", "Client queries refused, "
                                        "malformed or dropped.", labels=["reason"])
@@ -187,6 +202,12 @@ class ResolverCollector(Collector):
         problems.add_metric(["refused"], s.refused)
         problems.add_metric(["dropped"], s.dropped)
         yield problems
+        limited = CounterMetricFamily("resolver_ratelimited", "UDP client queries over "
+                                      "ratelimit-per-client, by action (tc or drop).",
+                                      labels=["action"])
+        limited.add_metric(["tc"], s.ratelimited_tc)
+        limited.add_metric(["drop"], s.ratelimited_drop)
+        yield limited
         inflight = GaugeMetricFamily("resolver_inflight_queries", "Client queries being "
                                      "resolved now.")
         inflight.add_metric([], s.pending)

@@ -28,7 +28,9 @@ from typing import Any
 from .answer import Answer, IterResult
 from .cache import dump as cache_dump
 from .cache.messages import MessageCache
-from .cache.rrsets import NegativeCache, ProofPool, RRsetCache
+from .cache.nsec_index import NsecIndex
+from .cache.rrsets import NXDOMAIN_TYPE, NegativeCache, ProofPool, RRsetCache
+from .cache.stale import StaleStore, answer_size, signatures_end
 from .cache.store import LruStore
 from .config import Settings
 from .counters import Counters, NullCounters
@@ -71,6 +73,15 @@ FAILURE_TTL_MAX = 60
 # of failing names pushes out the old ones, not the ones still being asked.
 FAILURE_CACHE_SIZE = 10000
 SIGNAL_INTERVAL = 3600.0   # RFC 8145 key-tag queries: at most this often per anchor zone
+# Serve-stale (RFC 8767): the TTL of a stale answer (s4), the client-response timer
+# (s5: 1.8 s), the EDE it carries (RFC 8914: 3, Stale Answer)
+STALE_TTL = 30
+STALE_CLIENT_TIMER = 1.8
+STALE_EDE = 3
+# Prefetch (Unbound's prefetch): a hit in the last tenth of the TTL refreshes, at most
+# PREFETCH_MAX refreshes at once
+PREFETCH_FRACTION = 0.1
+PREFETCH_MAX = 32
 
 
 @dataclass(slots=True)
@@ -135,7 +146,10 @@ class Resolver:
         # the DNSSEC side of the DS denials a CNAME response may carry (validate/harvest)
         self.iterator.ds_denials = lambda proofs, zone, target: delegation_denials(
             proofs, zone, target, settings.validation_limits)
-        self.local = LocalZones(settings.nodefault)
+        # RFC 8198: validated NSEC records, for denials of names not asked about yet
+        self.nsec_index = NsecIndex(now, settings.max_negative_ttl)
+        self.iterator.nsec_index = self.nsec_index if settings.aggressive_nsec else None
+        self.local = LocalZones(settings.nodefault, settings.local_zones)
         self.policy = LEGACY if settings.legacy_algorithms else DEFAULT
         vnow = validation_now or now
         self.autotrust: TrustAnchorManager | None = None
@@ -166,6 +180,12 @@ class Resolver:
         # entry counts 1 and outlives its answer by FAILURE_TTL_MAX, for the backoff
         self._failures: LruStore[tuple[bytes, int], tuple[float, Answer]] = \
             LruStore(FAILURE_CACHE_SIZE, now)
+        # answers kept past their TTL (serve-stale) and the prefetch timer; 5 % of the
+        # cache size on top of it; (qname, qtype) of the refreshes running
+        self._stale: StaleStore[tuple[bytes, int], Answer] = StaleStore(
+            max(1 << 20, total * 5 // 100), now, settings.stale_max)
+        self._refreshing: set[tuple[bytes, int]] = set()
+        self.messages.prefetch = settings.prefetch
         self._epoch = 0     # bumped by forget_verdicts: work begun before writes nothing
         # negative trust anchors added at run time, by zone key (they survive a reload)
         self._runtime_ntas: dict[bytes, RuntimeAnchor] = {}
@@ -206,7 +226,9 @@ class Resolver:
         self.messages.clear()
         self.rrsets.forget_verdicts()
         self.negative.forget_verdicts()
+        self.nsec_index.clear()
         self._inflight.clear()
+        self._stale.clear()
         log.info("trust anchors changed: cached verdicts and answers dropped")
 
     def _signal_anchor(self, zone: Name, anchors: tuple[TrustAnchor, ...]) -> None:
@@ -288,7 +310,7 @@ class Resolver:
         (``nodefault``) or validation switched on or off."""
         for zone, _ in settings.negative_anchors:
             Name.from_text(zone)
-        LocalZones(settings.nodefault)
+        LocalZones(settings.nodefault, settings.local_zones)
         anchors, manager = self._read_anchors(settings)
         # nothing can fail from here on
         current = self.settings
@@ -296,7 +318,8 @@ class Resolver:
             ("validation switched " + ("on" if settings.validate else "off"),
              settings.validate != current.validate),
             ("local zones changed",
-             sorted(settings.nodefault) != sorted(current.nodefault))) if differs]
+             sorted(settings.nodefault) != sorted(current.nodefault)
+             or settings.local_zones != current.local_zones)) if differs]
         epoch = self._epoch
         current.validate = settings.validate
         current.trust_anchor_signaling = settings.trust_anchor_signaling
@@ -318,12 +341,18 @@ class Resolver:
         current = self.settings
         for name in ("qname_minimisation", "nodefault", "negative_anchors", "bogus_ttl",
                      "max_negative_ttl", "query_log", "trust_anchors",
-                     "auto_trust_anchor_file"):
+                     "auto_trust_anchor_file", "forward_zones", "local_zones"):
             setattr(current, name, getattr(settings, name))
+        for name in ("serve_stale", "stale_max", "prefetch", "prefetch_key"):
+            setattr(current, name, getattr(settings, name))
+        self._stale.stale_max = settings.stale_max
+        self.messages.prefetch = settings.prefetch
         current.iter_limits = settings.iter_limits
         self.iterator.limits = settings.iter_limits
-        self.local = LocalZones(current.nodefault)
+        self.local = LocalZones(current.nodefault, current.local_zones)
         self._install_negative_anchors()
+        current.aggressive_nsec = settings.aggressive_nsec
+        self.iterator.nsec_index = self.nsec_index if settings.aggressive_nsec else None
 
     # ------------------------------------------------------------------ negative anchors
     def add_negative_anchor(self, zone: Name, until: float, reason: str = "") -> None:
@@ -413,6 +442,8 @@ class Resolver:
                    + self._failures.drop_where(lambda key, _: key[0] == owner)
                    + self.messages.drop_name(name))
         self.iterator.forget_no_cuts(name)
+        self.nsec_index.drop_name(name)
+        self._stale.store.drop_where(lambda key, _: key[0] == owner)
         log.info("flush %s: %d entries dropped", name, dropped)
         return dropped
 
@@ -428,6 +459,8 @@ class Resolver:
             dropped += self.keys.drop(lambda entry: entry.zone.key == owner)
         if rtype == RRType.NS:
             self.iterator.forget_no_cuts(name)
+        self.nsec_index.drop_name(name)
+        self._stale.store.drop_where(lambda key, _: key == (owner, rtype))
         log.info("flush %s %s: %d entries dropped", name, type_to_text(rtype), dropped)
         return dropped
 
@@ -443,8 +476,11 @@ class Resolver:
                        Name(key[0]).is_subdomain(zone))
                    + self.messages.drop_zone(zone))
         self.iterator.forget_no_cuts(zone, below=True)
+        self.nsec_index.drop_zone(zone)
         if zone.is_root():
             self.validator.forget()
+        self._stale.store.drop_where(lambda key, _: key[0].endswith(zone.key) and
+                                     Name(key[0]).is_subdomain(zone))
         log.info("flush zone %s: %d entries dropped", zone, dropped)
         return dropped
 
@@ -462,6 +498,9 @@ class Resolver:
     def flush_negative(self) -> int:
         """Drop the negative cache (NXDOMAIN and NODATA) and the negative wire answers."""
         dropped = self.negative.clear() + self.messages.drop_negative()
+        self.nsec_index.clear()   # the NSEC records of those denials (RFC 8198)
+        self._stale.store.drop_where(lambda _, kept: kept.value.rcode == Rcode.NXDOMAIN or
+                                     not kept.value.answer)
         log.info("flush negative: %d entries dropped", dropped)
         return dropped
 
@@ -482,6 +521,8 @@ class Resolver:
         self.messages.clear()
         self.validator.forget()
         self.iterator.forget_no_cuts()
+        self.nsec_index.clear()
+        self._stale.clear()
         log.info("flush all: %d entries dropped", dropped)
         return dropped
 
@@ -552,7 +593,7 @@ class Resolver:
         running = self._inflight.get(key)
         if running is not None:
             self.stats.merged += 1
-            return await asyncio.shield(running)
+            return await self._wait(running, qname, qtype)
         # the work runs in a task of its own: a first asker that is cancelled (a client
         # gone away) must not cancel the answer of those merged into it
         # at DEBUG level the validation steps are logged: each resolution keeps a trace
@@ -566,7 +607,7 @@ class Resolver:
             if not finished.cancelled():
                 finished.exception()  # mark retrieved
         task.add_done_callback(done)
-        return await asyncio.shield(task)
+        return await self._wait(task, qname, qtype)
 
     async def explain(self, qname: Name, qtype: int, qclass: int = 1, *,
                       cd: bool = False) -> tuple[Answer, Trace]:
@@ -582,19 +623,24 @@ class Resolver:
         failed = self._failures.get((qname.key, qtype))
         if failed is not None and failed[0] > self.now():
             self.stats.failures_cached += 1
-            return failed[1]
+            return self._stale_answer(qname, qtype) or failed[1]
         epoch = self._epoch
         state = self.iterator.new_state()
         try:
             result = await self.iterator.resolve(qname, qtype, state)
         except ResolveError as exc:
-            return self._failure(qname, qtype, exc, state)
+            failure = self._failure(qname, qtype, exc, state)
+            return self._stale_answer(qname, qtype) or failure
         if failed is not None:
             self._failures.delete((qname.key, qtype))   # the streak of failures is over
         self.stats.upstream += state.upstream
         if not self.settings.validate:
-            return self._answer(qname, qtype, result, Outcome(Security.INDETERMINATE, Reason(
-                Problem.INDETERMINATE, "validation is switched off")), cd)
+            unchecked = Outcome(Security.INDETERMINATE, Reason(
+                Problem.INDETERMINATE, "validation is switched off"))
+            answer = self._answer(qname, qtype, result, unchecked, cd)
+            if epoch == self._epoch and not cd:
+                self._keep(qname, qtype, answer, unchecked)
+            return answer
         budget = Budget(self.settings.validation_limits)
 
         fetch = QueryFetch(partial(self.iterator.resolve, state=state, validating=True),
@@ -613,7 +659,118 @@ class Resolver:
         until = self._negative_anchor_until(outcome)
         if until is not None:   # not cached past the end of the negative trust anchor
             answer.ttl = max(0, min(answer.ttl, int(until - self.finder.now())))
+        if epoch == self._epoch and not cd:
+            self._keep(qname, qtype, answer, outcome)
         return answer
+
+    # ------------------------------------------------------------------ serve-stale, prefetch
+    async def _wait(self, task: asyncio.Future[Answer], qname: Name, qtype: int) -> Answer:
+        """The answer of *task*. With a stale answer at hand (RFC 8767 s5), a resolution
+        still running after the client-response timer is answered from it; the
+        resolution goes on in the background and refreshes the caches."""
+        if self._stale.has((qname.key, qtype)):
+            try:
+                return await asyncio.wait_for(asyncio.shield(task), STALE_CLIENT_TIMER)
+            except TimeoutError:
+                stale = self._stale_answer(qname, qtype)
+                if stale is not None:
+                    return stale
+        return await asyncio.shield(task)
+
+    def _stale_answer(self, qname: Name, qtype: int) -> Answer | None:
+        """The kept answer to (*qname*, *qtype*) when resolving it failed. Expired
+        (up to ``stale-max`` ago), as RFC 8767 serves it: TTL 30, EDE 3, and only with
+        serve-stale on; still alive (a prefetch marked the cached copy expired, then
+        failed), with its TTL left. Secure only while its RRSIGs are inside their
+        validity window. None when there is none (bogus answers are never kept)."""
+        kept = self._stale.get((qname.key, qtype))
+        if kept is None:
+            return None
+        old = kept.value
+        left = int(kept.expires - self.now())
+        if left > 0:
+            ttl, ede = left, list(old.ede)
+        elif not self.settings.serve_stale:
+            return None
+        else:
+            ttl, ede = STALE_TTL, [(STALE_EDE, "stale answer"), *old.ede]
+            self.counters.inc("stale_answers")
+            log.debug("stale answer for %s %s", qname, type_to_text(qtype))
+        security, reason = old.security, old.reason
+        if security == Security.SECURE and (kept.sig_until is None
+                                            or kept.sig_until <= self.finder.now()):
+            security = Security.INDETERMINATE
+            reason = Reason(Problem.INDETERMINATE, "stale answer: its RRSIGs have expired")
+        # answer ttl 0: the wire answer cache never keeps it
+        def aged(section: list[RRset]) -> list[RRset]:
+            return [r.with_ttl(ttl if left <= 0 else min(r.ttl, ttl)) for r in section]
+        return Answer(old.qname, old.qtype, old.qclass, old.rcode, aged(old.answer),
+                      aged(old.authority), aged(old.additional), security, reason, ede,
+                      ttl=0, from_cache=True)
+
+    def _keep(self, qname: Name, qtype: int, answer: Answer, outcome: Outcome) -> None:
+        """Keep a CD=0 answer for serve-stale and the prefetch timer (a bogus one
+        drops what was kept); an answer in the last tenth of its original TTL starts
+        one refresh (prefetch), and so do the DNSKEY sets it rests on (prefetch-key)."""
+        settings = self.settings
+        key = (qname.key, qtype)
+        if answer.security == Security.BOGUS or answer.rcode not in (
+                Rcode.NOERROR, Rcode.NXDOMAIN) or answer.ttl <= 0:
+            self._stale.delete(key)
+            return
+        if not (settings.serve_stale or settings.prefetch or settings.prefetch_key):
+            return
+        if settings.prefetch and self._stale.near_expiry(key, PREFETCH_FRACTION):
+            self._refresh(qname, qtype)
+        if settings.prefetch_key:
+            now = self.now()
+            for part in outcome.parts:
+                zone = part.zone
+                found = self.keys.store.peek(zone.key) if zone is not None else None
+                if zone is not None and found is not None and found[1].secure and \
+                        found[0] - found[1].ttl * PREFETCH_FRACTION <= now < found[0]:
+                    self._refresh(zone, RRType.DNSKEY)
+        rrsets = answer.answer + answer.authority
+        # the cache keeps nothing past max-ttl: neither does this (the first answer,
+        # fresh from upstream, carries the servers' TTLs)
+        self._stale.put(key, answer, min(answer.ttl, settings.max_ttl), answer_size(rrsets),
+                        signatures_end(rrsets, self.finder.now())
+                        if answer.security == Security.SECURE else None)
+
+    def _refresh(self, qname: Name, qtype: int) -> None:
+        """Prefetch: one background resolution of (*qname*, *qtype*), at most
+        PREFETCH_MAX at once. The cached copy is marked expired first, so that the
+        fresh data replaces it (a live secure entry is otherwise kept), and clients
+        asking meanwhile wait for this resolution rather than start their own."""
+        key = (qname.key, qtype)
+        flight = (qname.key, qtype, False)
+        running = self._inflight.get(flight)
+        if key in self._refreshing or len(self._refreshing) >= PREFETCH_MAX or (
+                running is not None and running is not asyncio.current_task()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:      # no event loop: nothing to refresh with
+            return
+        now = self.now()
+        for rtype in (qtype, RRType.CNAME):
+            self.rrsets.store.set_expiry((qname.key, rtype), now)
+        for neg in (qtype, NXDOMAIN_TYPE):
+            self.negative.store.set_expiry((qname.key, neg), now)
+        if qtype == RRType.DNSKEY:
+            self.keys.store.set_expiry(qname.key, now)
+        self.counters.inc("prefetches", ("key" if qtype == RRType.DNSKEY else "answer",))
+        self._refreshing.add(key)
+        task = loop.create_task(self._resolve(qname, qtype, False, OFF))
+        self._inflight[flight] = task
+
+        def done(finished: asyncio.Future[Answer]) -> None:
+            self._refreshing.discard(key)
+            if self._inflight.get(flight) is finished:
+                del self._inflight[flight]
+            if not finished.cancelled():
+                finished.exception()  # mark retrieved
+        task.add_done_callback(done)
 
     async def _ask_again(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
                          state: QueryState, fetch: QueryFetch, budget: Budget,
@@ -707,6 +864,12 @@ class Resolver:
                 self.negative.set_security(target, qtype, part.verdict.security,
                                            part.verdict.reason, ttl, rcode=result.rcode,
                                            soa=result.soa, proofs=result.proofs)
+                # RFC 8198: the NSEC records that verified in a secure denial fresh
+                # from upstream (a cached one would only refresh their life)
+                if part.proofs and part.zone is not None and result.soa is not None \
+                        and result.neg_server is not None \
+                        and part.verdict.security == Security.SECURE:
+                    self.nsec_index.add(part.zone, result.soa, part.proofs, part.ttl)
 
     def _negative_anchor_until(self, outcome: Outcome) -> float | None:
         """When the negative trust anchor the outcome rests on ends, if it rests on one."""

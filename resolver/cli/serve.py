@@ -64,6 +64,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "control_socket", None):
         settings.control_socket = None if args.control_socket == "off" \
             else Path(args.control_socket)
+    if getattr(args, "listen_tls", None):
+        settings.listen_tls = [parse_listen(x, 853, "--listen-tls") for x in args.listen_tls]
+    for dest in ("tls_cert", "tls_key", "ratelimit_action"):
+        if getattr(args, dest, None):
+            setattr(settings, dest, getattr(args, dest))
+    for dest in ("ratelimit_per_client", "ratelimit"):
+        if getattr(args, dest, None) is not None:
+            if getattr(args, dest) < 0:
+                raise ConfigError(f"--{dest.replace('_', '-')}: must not be negative")
+            setattr(settings, dest, getattr(args, dest))
     return settings
 
 
@@ -82,6 +92,10 @@ def add_resolver_options(p: argparse.ArgumentParser) -> None:
                    help="send full query names upstream")
     p.add_argument("--no-trust-anchor-signaling", action="store_true",
                    help="send no RFC 8145 key-tag query after the anchor keys validate")
+    p.add_argument("--no-serve-stale", action="store_true",
+                   help="no expired answers (RFC 8767) when the servers of a zone fail")
+    p.add_argument("--prefetch", action="store_true",
+                   help="refresh answers hit in the last 10%% of their TTL in the background")
     p.add_argument("--no-ipv6-upstream", action="store_true", help="IPv4 upstream only")
     p.add_argument("--cache-size", type=float, metavar="MB", help="cache memory (default 64)")
     p.add_argument("--auto-trust-anchor-file", type=Path, metavar="FILE",
@@ -269,6 +283,8 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     refresher = asyncio.ensure_future(_refresh_anchors(resolver)) \
         if resolver.autotrust is not None else None
     where = ", ".join(f"{h}:{p}" for h, p in server.bound)
+    if server.bound_tls:
+        where += "; DNS over TLS " + ", ".join(f"{h}:{p}" for h, p in server.bound_tls)
     if settings.api is not None:
         where += f"; API http://{settings.api[0]}:{settings.api[1]}/"
     if settings.metrics is not None:
@@ -344,5 +360,16 @@ def add_parser(sub: Any) -> None:
                    help="count nothing (only to measure what counting costs)")
     p.add_argument("--control-socket", metavar="PATH",
                    help="Unix socket for `resolver control` ('off' for none; mode 0600)")
+    p.add_argument("--listen-tls", action="append", metavar="ADDR:PORT",
+                   help="DNS over TLS address (RFC 7858; port 853 by default; repeatable)")
+    p.add_argument("--tls-cert", type=Path, metavar="FILE",
+                   help="PEM certificate chain of --listen-tls (reloaded on SIGHUP)")
+    p.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM key of --tls-cert")
+    p.add_argument("--ratelimit-per-client", type=float, metavar="QPS",
+                   help="UDP queries per second per client address (default 0: off)")
+    p.add_argument("--ratelimit-action", choices=("tc", "drop"),
+                   help="what a query over --ratelimit-per-client gets (default tc: TC=1)")
+    p.add_argument("--ratelimit", type=float, metavar="QPS",
+                   help="upstream queries per second per zone (default 0: off)")
     add_resolver_options(p)
     p.set_defaults(func=run)

@@ -351,3 +351,12 @@ def prove_no_ds(delegation: Name, zone: Name, rrsets: Iterable[RRset], *,
         steps.append(f"{own.text} matches {delegation}: NS set, DS and SOA clear, "
                      f"an insecure delegation")
     return _secure(kind, steps, delegation)
+
+
+def usable_nsec(rrset: RRset, zone: Name) -> tuple[Name, Name, frozenset[int]] | None:
+    """(owner, next name, types) of the NSEC of *rrset* when it may serve in a proof
+    for *zone* (the guards of :func:`_usable`: signed by *zone*, not from a wildcard,
+    owner and next name inside the zone), else None. For the aggressive use of cached
+    NSEC records (RFC 8198), which finds candidates by owner and next name."""
+    nsec = _usable(rrset, zone, Steps(False))
+    return None if nsec is None else (nsec.owner, nsec.next, nsec.types)

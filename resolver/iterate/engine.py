@@ -20,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..answer import IterResult
+from ..cache.nsec_index import NsecIndex
 from ..cache.rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
 from ..config import IterLimits, Settings
 from ..counters import Counters
 from ..dnssec.status import Verdict
 from ..errors import LimitExceeded, ResolveError
-from ..lru import Lru
+from ..lru import Lru, take_token
 from ..wire import message as wm
 from ..wire import rdata as rd
 from ..wire.message import Message
@@ -49,6 +50,7 @@ DsDenials = Callable[[list[RRset], Name, Name], list[tuple[Name, RRset]]]
 
 NO_CUT_MEMO_SIZE = 50000      # names proven not to be zone cuts, remembered
 ALLOWED_MEMO_SIZE = 10000     # upstream addresses checked against the settings
+ZONE_RATE_SIZE = 10000        # zone cuts with an upstream token bucket (ratelimit)
 
 
 @dataclass(slots=True)
@@ -109,6 +111,10 @@ class Delegation:
     addrs: dict[Name, list[str]]
     from_hints: bool = False
     parent_side: bool = False   # taken from a referral just now (not from the cache)
+    # configured servers of a [[forward]] or [[stub]] zone (address, port): used as
+    # they are, nothing else is looked up for them
+    fixed: list[Server] | None = None
+    forward: bool = False       # RD=1 to a recursive upstream; its answer is taken
 
 
 def _add_proofs(result: IterResult, proofs: list[RRset]) -> None:
@@ -144,8 +150,12 @@ class Iterator:
         self._no_cut: Lru[bytes, float] = Lru(NO_CUT_MEMO_SIZE)
         # upstream address -> whether we may send to it (read with get(): dict speed)
         self._allowed_memo: Lru[str, bool] = Lru(ALLOWED_MEMO_SIZE)
+        # ratelimit: zone cut -> token bucket of upstream queries (read with use())
+        self._zone_rates: Lru[bytes, list[float]] = Lru(ZONE_RATE_SIZE)
         self.sibling_glue = False   # test profiles only: see scrub.classify
         self.ds_denials: DsDenials | None = None   # None: CNAME responses give no DS denials
+        # validated NSEC records (RFC 8198), set by the service when aggressive-nsec is on
+        self.nsec_index: NsecIndex | None = None
 
     # ------------------------------------------------------------------ public
     def new_state(self) -> QueryState:
@@ -220,6 +230,13 @@ class Iterator:
                 validating and qtype == RRType.DS and bool(neg.proofs))):
             self._negative_result(result, neg, now)
             return True, None
+        if self.nsec_index is not None:   # RFC 8198: a denial from validated NSEC records
+            synth = self.nsec_index.lookup(name, qtype)
+            if synth is not None:
+                self._negative_result(result, synth, now)
+                self.counters.inc("aggressive_nsec", (
+                    "nxdomain" if synth.rcode == Rcode.NXDOMAIN else "nodata",))
+                return True, None
         return False, None
 
     def _dname_from_cache(self, name: Name, now: float,
@@ -264,7 +281,8 @@ class Iterator:
         dp = self._find_delegation(name, qtype)
         per_name = NameQuota(name, self.limits.queries_per_name)
         referrals = 0
-        minimise = self.settings.qname_minimisation and qtype != RRType.DS
+        minimise = self.settings.qname_minimisation and qtype != RRType.DS \
+            and not dp.forward
         min_steps = 0
         while True:
             ask, ask_type = name, qtype
@@ -293,6 +311,9 @@ class Iterator:
                 continue
             if cls.kind == Kind.REFERRAL:
                 assert cls.referral is not None
+                if dp.forward:   # a forwarder answers; its referrals are not followed
+                    raise ResolveError(f"the forwarder for {dp.zone} sent a referral "
+                                       f"for {name}", ede=22)
                 referrals += 1
                 if referrals > self.limits.referrals:
                     raise ResolveError(f"more than {self.limits.referrals} referrals for {name}")
@@ -412,8 +433,12 @@ class Iterator:
         """The deepest zone cut with usable name servers at or above *name* (above it
         for DS, which lives on the parent side, RFC 4035 s4.2)."""
         start = name.parent() if qtype == RRType.DS and not name.is_root() else name
+        configured = self._configured(start)
+        if configured is not None and configured.forward:
+            return configured
         depth = len(start)
-        while depth > 0:
+        floor = len(configured.zone) if configured is not None else 0
+        while depth > floor:
             anc = start.ancestor(depth)
             entry = self.rrsets.get(anc, RRType.NS)
             if entry is not None:
@@ -421,6 +446,8 @@ class Iterator:
                 if any(dp.addrs.values()) or self._resolvable(dp):
                     return dp
             depth -= 1
+        if configured is not None:
+            return configured
         root_ns = self.rrsets.get(ROOT, RRType.NS)
         if root_ns is not None:
             dp = self._delegation_from_cache(ROOT, root_ns.rrset)
@@ -428,6 +455,16 @@ class Iterator:
                 return dp
         return Delegation(ROOT, self.hints.names,
                           {n: list(a) for n, a in self.hints.servers.items()}, True)
+
+    def _configured(self, name: Name) -> Delegation | None:
+        """The [[forward]]/[[stub]] zone closest to *name* (at or above it), if any."""
+        best: Delegation | None = None
+        for fz in self.settings.forward_zones:
+            zone = Name.from_text(fz.zone)
+            if name.is_subdomain(zone) and (best is None or len(zone) > len(best.zone)):
+                best = Delegation(zone, [], {}, fixed=list(fz.servers),
+                                  forward=not fz.stub)
+        return best
 
     def _resolvable(self, dp: Delegation) -> bool:
         """Whether some NS name can be looked up without this very delegation."""
@@ -466,6 +503,8 @@ class Iterator:
             "255.255.255.255"))
 
     def _servers(self, dp: Delegation) -> list[Server]:
+        if dp.fixed is not None:   # configured by the operator: loopback allowed
+            return dp.fixed
         port = self.settings.upstream_port
         out = []
         for ns in dp.ns:
@@ -478,6 +517,8 @@ class Iterator:
                               tried_names: set[bytes]) -> bool:
         """Resolve the address of one more NS name (glueless delegation); with none
         left, turn to the other side of the zone cut (:meth:`_other_side`)."""
+        if dp.fixed is not None:
+            return False
         if depth >= self.limits.dependency_depth:
             raise ResolveError(f"name server lookups nested deeper than "
                                f"{self.limits.dependency_depth}", ede=22)
@@ -619,8 +660,15 @@ class Iterator:
             preferred = [s for s in candidates if s[0] not in state.avoid]
             server = self.infra.order(preferred or candidates, zone_key, now)[0]
             tried.add(server)
+            if self.settings.ratelimit > 0 and not take_token(
+                    self._zone_rates, zone_key, self.settings.ratelimit, now):
+                # as Unbound's ratelimit: the zone's servers are spared, the query fails
+                self.counters.inc("upstream_ratelimited")
+                raise ResolveError(f"{dp.zone} is over ratelimit "
+                                   f"({self.settings.ratelimit:g} queries a second)", ede=0)
             try:
-                reply = await self._exchange(server, qname, qtype, state, per_name)
+                reply = await self._exchange(server, qname, qtype, state, per_name,
+                                             forward=dp.forward)
             except UpstreamTimeout as exc:
                 failures += 1
                 timed_out.add(server)
@@ -644,9 +692,12 @@ class Iterator:
                            ede=22 if "name server" in last_error else 23)
 
     async def _exchange(self, server: Server, qname: Name, qtype: int,
-                        state: QueryState, per_name: NameQuota) -> Message:
+                        state: QueryState, per_name: NameQuota,
+                        forward: bool = False) -> Message:
         """One query to one server: UDP, then TCP after TC or a suspected spoof;
-        without EDNS for servers that answered FORMERR to it."""
+        without EDNS for servers that answered FORMERR to it. *forward*: to a
+        recursive upstream, RD=1 and (when validating) CD=1, so that its data comes
+        to our validator unjudged."""
         info = self.infra.info(server)
         tcp = False
         edns = not info.no_edns
@@ -654,9 +705,12 @@ class Iterator:
             state.spend(self.now())
             per_name.spend()
             query = wm.make_query(qname, qtype, edns=edns, do=self.settings.validate,
-                                  payload=self.settings.edns_size)
+                                  payload=self.settings.edns_size, rd=forward,
+                                  cd=forward and self.settings.validate)
             started = self.now()
             self.counters.inc("upstream_queries", ("tcp" if tcp else "udp",))
+            if forward:
+                self.counters.inc("upstream_forwarded")
             timeout = self.infra.timeout(server)
             # never wait past the wall-clock budget of the client query
             left = state.started + self.limits.wall_clock - started

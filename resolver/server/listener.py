@@ -18,22 +18,24 @@ import errno
 import ipaddress
 import logging
 import socket
+import ssl
 import struct
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
 from ..answer import Answer, build_response, error_response
-from ..config import Settings
+from ..config import ConfigError, Settings
 from ..counters import qtype_label
 from ..dnssec.status import Security
-from ..lru import Lru
+from ..lru import Lru, take_token
 from ..service import Resolver
 from ..wire import message as wm
 from ..wire.edns import with_option
 from ..wire.message import FormError, Message
 from ..wire.querykey import COOKIE, QueryKey, cookie_ok, query_key
-from ..wire.types import CD, QR, RD, Opcode, Rcode, RRType, rcode_to_text, type_to_text
+from ..wire.types import CD, QR, RD, TC, Opcode, Rcode, RRType, rcode_to_text, type_to_text
 from .cookies import ServerCookies
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ qlog = logging.getLogger("resolver.queries")
 _UNSEEN = object()
 MAX_PENDING = 2000                 # queries being resolved at once (all clients)
 MEMO_SIZE = 4096                   # client addresses and raw queries remembered
+RATELIMIT_CLIENTS = 65536          # client addresses with a token bucket (LRU)
 TCP_WRITE_HIGH = 256 * 1024        # pause reading above this many unsent bytes
 _HEADER = struct.Struct("!HHHHHH")
 
@@ -52,12 +55,15 @@ _HEADER = struct.Struct("!HHHHHH")
 class ServerStats:
     udp: int = 0
     tcp: int = 0
+    tls: int = 0                   # DNS over TLS (listen-tls)
     fast_hits: int = 0
     formerr: int = 0
     refused: int = 0
     dropped: int = 0
     tcp_connections: int = 0
     pending: int = 0
+    ratelimited_tc: int = 0        # UDP queries over ratelimit-per-client answered TC=1
+    ratelimited_drop: int = 0      # ... and dropped
 
 
 class ListenError(OSError):
@@ -86,6 +92,7 @@ class DnsServer:
         self.acl = [ipaddress.ip_network(n, strict=False) for n in settings.allow_clients]
         self.stats = ServerStats()
         self.bound: list[tuple[str, int]] = []
+        self.bound_tls: list[tuple[str, int]] = []      # DNS over TLS (listen-tls)
         self._udp: list[asyncio.DatagramTransport] = []
         self._tcp: list[asyncio.base_events.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -98,11 +105,20 @@ class DnsServer:
         self.counters = resolver.counters
         self.query_log = settings.query_log
         self.cookies = ServerCookies()
+        self._tls: ssl.SSLContext | None = None
+        # ratelimit-per-client: address -> [tokens, last refill]; None when off
+        self._buckets: Lru[str, list[float]] | None = None
+        self._rate = 0.0
+        self._rl_drop = False
+        self._ratelimit(settings)
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
-        """Open every ``listen`` address (UDP and TCP); raises :class:`ListenError`
-        naming the address that failed (those opened before stay open: stop())."""
+        """Open every ``listen`` address (UDP and TCP) and ``listen-tls`` address (DNS
+        over TLS); raises :class:`ListenError` naming the address that failed (those
+        opened before stay open: stop()), ConfigError for a bad tls-cert or tls-key."""
+        if self.settings.listen_tls:     # a bad certificate or key: no port opened
+            self._tls = tls_context(self.settings)
         for host, port in self.settings.listen:
             try:
                 await self._listen(host, port)
@@ -110,6 +126,18 @@ class DnsServer:
                 where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
                 raise ListenError(exc.errno, f"cannot listen on {where}: "
                                              f"{bind_problem(exc)}") from exc
+        for host, port in self.settings.listen_tls:
+            try:
+                server = await asyncio.start_server(
+                    self._serve_tcp, host, port, ssl=self._tls, reuse_address=True,
+                    backlog=128, ssl_handshake_timeout=self.settings.tcp_idle_timeout,
+                    family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+            except OSError as exc:
+                where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                raise ListenError(exc.errno, f"cannot listen on {where} (listen-tls): "
+                                             f"{bind_problem(exc)}") from exc
+            self._tcp.append(server)
+            self.bound_tls.append((host, server.sockets[0].getsockname()[1]))
 
     async def _listen(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -158,6 +186,42 @@ class DnsServer:
         self.acl = [ipaddress.ip_network(n, strict=False) for n in settings.allow_clients]
         self._acl_memo.clear()
         self.query_log = settings.query_log
+        self._ratelimit(settings)
+        # the upstream ratelimit is the iterator's: it reads the service's settings
+        self.resolver.settings.ratelimit = settings.ratelimit
+        if self._tls is not None:
+            # new handshakes use the new certificate; a bad pair keeps the old one
+            try:
+                tls_context(settings)
+                self._tls.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+            except (ConfigError, OSError, ssl.SSLError) as exc:
+                log.error("tls-cert/tls-key not reloaded, keeping the old pair: %s", exc)
+            else:
+                self.settings.tls_cert, self.settings.tls_key = \
+                    settings.tls_cert, settings.tls_key
+
+    def _ratelimit(self, settings: Settings) -> None:
+        """Switch ratelimit-per-client on, off or to a new rate (buckets are kept)."""
+        self._rate = settings.ratelimit_per_client
+        self._rl_drop = settings.ratelimit_action == "drop"
+        self.settings.ratelimit_per_client = settings.ratelimit_per_client
+        self.settings.ratelimit_action = settings.ratelimit_action
+        if self._rate <= 0:
+            self._buckets = None
+        elif self._buckets is None:
+            self._buckets = Lru(RATELIMIT_CLIENTS)
+
+    def _limited(self, data: bytes, addr: tuple[str, int],
+                 send: asyncio.DatagramTransport) -> None:
+        """A UDP query over the client's rate: dropped, or an empty reply with TC=1
+        (the client asks again over TCP, which is not limited)."""
+        if self._rl_drop or len(data) < 12 or data[2] & 0x80:
+            self.stats.ratelimited_drop += 1
+            return
+        self.stats.ratelimited_tc += 1
+        reply = _truncated(data)
+        if reply is not None:
+            send.sendto(reply, addr)
 
     def allowed(self, address: str) -> bool:
         """Whether *address* may query (memoised: the ACL is fixed for the server's life)."""
@@ -243,6 +307,8 @@ class DnsServer:
                                                  cd=bool(query.flags & CD))
         finally:
             self.stats.pending -= 1
+        if answer.drop:     # a local zone of type deny: no reply
+            return None
         offsets: list[int] = []
         full = build_response(query, answer, max_size=None, ttl_offsets=offsets)
         labels = (qtype_label(type_to_text(q.qtype)), rcode_to_text(answer.rcode),
@@ -276,6 +342,10 @@ class DnsServer:
     def datagram(self, data: bytes, addr: tuple[str, int], send: asyncio.DatagramTransport) -> None:
         """The UDP fast path: a cache hit costs two dictionary lookups and a join."""
         self.stats.udp += 1
+        if self._buckets is not None and not take_token(self._buckets, addr[0], self._rate,
+                                                        time.monotonic()):
+            self._limited(data, addr, send)
+            return
         tail = data[2:]
         memo = self._qk_memo
         qk = memo.get(tail, _UNSEEN)
@@ -328,6 +398,7 @@ class DnsServer:
             writer.close()
             return
         self.stats.tcp_connections += 1
+        transport_label = "tcp" if writer.get_extra_info("ssl_object") is None else "tls"
         inflight: set[asyncio.Task[None]] = set()
         lock = asyncio.Lock()
         try:
@@ -340,10 +411,14 @@ class DnsServer:
                 except (asyncio.IncompleteReadError, TimeoutError, ConnectionError,
                         asyncio.CancelledError):
                     break
-                self.stats.tcp += 1
+                if transport_label == "tcp":
+                    self.stats.tcp += 1
+                else:
+                    self.stats.tls += 1
                 while len(inflight) >= self.settings.tcp_max_pipeline:
                     await asyncio.wait(list(inflight), return_when=asyncio.FIRST_COMPLETED)
-                task = asyncio.ensure_future(self._tcp_one(data, client, writer, lock))
+                task = asyncio.ensure_future(self._tcp_one(data, client, writer, lock,
+                                                           transport_label))
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
                 transport = writer.transport
@@ -359,17 +434,18 @@ class DnsServer:
             writer.close()
 
     async def _tcp_one(self, data: bytes, client: str, writer: asyncio.StreamWriter,
-                       lock: asyncio.Lock) -> None:
+                       lock: asyncio.Lock, transport: str = "tcp") -> None:
         qk = query_key(data)
         reply: bytes | None = None
         if qk is not None and qk.key[-1] & 0x01 and self.allowed(client):
-            reply = self.messages.answer(data, qk, 65535, "tcp", b"" if qk.cookie is None
+            reply = self.messages.answer(data, qk, 65535, transport, b"" if qk.cookie is None
                                          else self.cookies.answer(qk.cookie, client))
         if reply is None:
             try:
-                reply = await self.answer(data, client, "tcp", qk)
+                reply = await self.answer(data, client, transport, qk)
             except Exception:
-                log.exception("internal error answering a TCP query from %s", client)
+                log.exception("internal error answering a %s query from %s",
+                              transport.upper(), client)
                 reply = _servfail(data)
         if reply is None or writer.is_closing():
             return
@@ -417,6 +493,40 @@ def _formerr(data: bytes) -> bytes | None:
         return None
     flags = QR | (struct.unpack_from("!H", data, 2)[0] & 0x7900) | Rcode.FORMERR
     return _HEADER.pack(struct.unpack_from("!H", data)[0], flags, 0, 0, 0, 0)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The server context of listen-tls: TLS 1.2 or later, ALPN "dot" (RFC 7858)."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise ConfigError("listen-tls needs tls-cert and tls-key")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["dot"])
+    for key, path in (("tls-cert", settings.tls_cert), ("tls-key", settings.tls_key)):
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+    try:
+        context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"tls-cert/tls-key: {settings.tls_cert}, {settings.tls_key}: "
+                          f"not a matching PEM certificate and key ({exc})") from None
+    return context
+
+
+def _truncated(data: bytes) -> bytes | None:
+    """An empty reply with TC=1 echoing the question (no EDNS), or None if malformed."""
+    if data[4:6] != b"\x00\x01":
+        return None
+    end = 12
+    while end < len(data) and 0 < data[end] < 0x40:     # the question name's labels
+        end += data[end] + 1
+    if end >= len(data) or data[end] != 0 or end + 5 > len(data):
+        return None
+    end += 5
+    flags = (struct.unpack_from("!H", data, 2)[0] & 0x7910) | QR | TC
+    return _HEADER.pack(struct.unpack_from("!H", data)[0], flags, 1, 0, 0, 0) + data[12:end]
 
 
 def _servfail(data: bytes) -> bytes | None:

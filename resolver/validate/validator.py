@@ -55,6 +55,9 @@ class Part:
     verdict: Verdict
     zone: Name | None = None
     ttl: int | None = None
+    # a denial judged SECURE: the NSEC/NSEC3 RRsets whose signatures verified with the
+    # zone's keys (the aggressive use of the cache, RFC 8198, takes only these)
+    proofs: tuple[RRset, ...] = ()
 
 
 @dataclass(slots=True)
@@ -307,15 +310,16 @@ class Validator:
         kind = DenialKind.NXDOMAIN if nx else DenialKind.NODATA
         denial = prove_denial(kind, name, qtype, zone, proofs, self.limits, budget,
                               explain=trace.enabled, nsec3_memo=self.finder.nsec3_memo)
+        verified = tuple(proofs) if denial.secure else ()
         if not trace.enabled:
-            return Part(denial.verdict, zone, ttl)
+            return Part(denial.verdict, zone, ttl, verified)
         if len(proofs) < len(result.proofs):
             trace.add(str(zone), f"{len(result.proofs) - len(proofs)} NSEC/NSEC3 records "
                                  f"ignored: their signatures do not verify")
         for step in denial.steps:
             trace.add(str(zone), step)
         trace.add(str(zone), f"{_denial_what(nx, name, qtype)}: {verdict_text(denial.verdict)}")
-        return Part(denial.verdict, zone, ttl)
+        return Part(denial.verdict, zone, ttl, verified)
 
 
 def _denial_what(nx: bool, name: Name, qtype: int) -> str:

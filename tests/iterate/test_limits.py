@@ -389,6 +389,7 @@ def test_failure_cache_backs_off_and_resets(tmp_path: Path) -> None:
     world = in_process_lab()
     clock = FixedClock()
     resolver = world.resolver(tmp_path, clock)
+    resolver.settings.serve_stale = False    # else the expired answer is served stale
 
     def ask() -> Answer:
         return run(resolver.resolve(n("www.dead.lab."), RRType.A))

@@ -35,7 +35,11 @@ def test_every_serve_flag_has_a_config_key() -> None:
                "nodefault": ["test."], "qname-minimisation": False, "ipv6-upstream": False,
                "cache-size-mb": 8, "auto-trust-anchor-file": "/x/state.json",
                "metrics-counting": False, "trust-anchor-signaling": False,
-               "control-socket": "/run/resolver/control.sock"}
+               "control-socket": "/run/resolver/control.sock",
+               "listen-tls": ["127.0.0.1:853"], "tls-cert": "/x/cert.pem",
+               "tls-key": "/x/key.pem", "ratelimit-per-client": 50,
+               "ratelimit-action": "drop", "ratelimit": 100,
+               "serve-stale": False, "prefetch": True}
     assert set(samples) == set(FLAG_KEYS.values())
     documented = (ROOT / "contrib" / "resolver.toml").read_text()
     for key, value in samples.items():
