@@ -599,15 +599,23 @@ class Resolver:
         # at DEBUG level the validation steps are logged: each resolution keeps a trace
         steps = Trace() if log.isEnabledFor(logging.DEBUG) else OFF
         task = asyncio.ensure_future(self._resolve(qname, qtype, cd, steps))
+        self._in_flight(key, task)
+        return await self._wait(task, qname, qtype)
+
+    def _in_flight(self, key: tuple[bytes, int, bool], task: asyncio.Future[Answer],
+                   then: Callable[[], None] | None = None) -> None:
+        """Register *task* as the resolution of *key* that later askers merge into,
+        until it ends (then *then* runs)."""
         self._inflight[key] = task
 
         def done(finished: asyncio.Future[Answer]) -> None:
+            if then is not None:
+                then()
             if self._inflight.get(key) is finished:
                 del self._inflight[key]
             if not finished.cancelled():
                 finished.exception()  # mark retrieved
         task.add_done_callback(done)
-        return await self._wait(task, qname, qtype)
 
     async def explain(self, qname: Name, qtype: int, qclass: int = 1, *,
                       cd: bool = False) -> tuple[Answer, Trace]:
@@ -762,15 +770,7 @@ class Resolver:
         self.counters.inc("prefetches", ("key" if qtype == RRType.DNSKEY else "answer",))
         self._refreshing.add(key)
         task = loop.create_task(self._resolve(qname, qtype, False, OFF))
-        self._inflight[flight] = task
-
-        def done(finished: asyncio.Future[Answer]) -> None:
-            self._refreshing.discard(key)
-            if self._inflight.get(flight) is finished:
-                del self._inflight[flight]
-            if not finished.cancelled():
-                finished.exception()  # mark retrieved
-        task.add_done_callback(done)
+        self._in_flight(flight, task, lambda: self._refreshing.discard(key))
 
     async def _ask_again(self, qname: Name, qtype: int, result: IterResult, outcome: Outcome,
                          state: QueryState, fetch: QueryFetch, budget: Budget,

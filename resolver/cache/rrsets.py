@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Generic, Protocol, TypeVar
 
 from ..dnssec.status import Reason, Security
 from ..wire.name import Name
@@ -143,7 +144,45 @@ def _size(rrset: RRset) -> int:
             + sum(len(s) + 40 for s in rrset.sigs))
 
 
-class RRsetCache:
+class _Judged(Protocol):
+    security: Security | None
+    reason: Reason | None
+
+
+J = TypeVar("J", bound=_Judged)
+
+
+class _OwnerKeyed(Generic[J]):
+    """What the RRset and negative caches share: a store keyed by (owner key, type)
+    whose entries carry a verdict; dropping verdicts and the operator's flushes."""
+
+    store: LruStore[tuple[bytes, int], J]
+
+    def forget_verdicts(self) -> None:
+        """Mark every entry unvalidated (the trust anchors changed): the data stays,
+        and is judged again under the new anchors when it is next used."""
+        for entry in self.store.values():
+            entry.security = None
+            entry.reason = None
+
+    # flushes (``resolver control``): scans, returning how many live entries went
+    def drop_zone(self, zone: Name) -> int:
+        """Drop every entry owned by *zone* or a name below it."""
+        return self.store.drop_where(lambda key, _: below(key[0], zone))
+
+    def drop_bogus(self) -> int:
+        """Drop every entry whose verdict is bogus."""
+        return self.store.drop_where(lambda _, entry: entry.security == Security.BOGUS)
+
+    def clear(self) -> int:
+        """Drop everything; returns how many live entries there were."""
+        return self.store.drop_where(lambda _, __: True)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+
+class RRsetCache(_OwnerKeyed["Entry"]):
     def __init__(self, max_bytes: int, now: Callable[[], float], max_ttl: int = 86400,
                  min_ttl: int = 0, pool: ProofPool | None = None) -> None:
         self.store: LruStore[tuple[bytes, int], Entry] = LruStore(max_bytes, now)
@@ -211,13 +250,6 @@ class RRsetCache:
             self.store.set_expiry(key, entry.expires)
         return True
 
-    def forget_verdicts(self) -> None:
-        """Mark every entry unvalidated (the trust anchors changed): the data stays,
-        and is judged again under the new anchors when it is next used."""
-        for entry in self.store.values():
-            entry.security = None
-            entry.reason = None
-
     def delete(self, name: Name, rtype: int) -> None:
         self.store.delete((name.key, rtype))
 
@@ -231,23 +263,8 @@ class RRsetCache:
         owner = name.key
         return self.store.drop_where(lambda key, _: key[0] == owner)
 
-    def drop_zone(self, zone: Name) -> int:
-        """Drop every RRset owned by *zone* or a name below it."""
-        return self.store.drop_where(lambda key, _: below(key[0], zone))
 
-    def drop_bogus(self) -> int:
-        """Drop every RRset whose verdict is bogus."""
-        return self.store.drop_where(lambda _, entry: entry.security == Security.BOGUS)
-
-    def clear(self) -> int:
-        """Drop everything; returns how many entries there were."""
-        return self.store.drop_where(lambda _, __: True)
-
-    def __len__(self) -> int:
-        return len(self.store)
-
-
-class NegativeCache:
+class NegativeCache(_OwnerKeyed["NegEntry"]):
     def __init__(self, max_bytes: int, now: Callable[[], float], max_ttl: int = 3600,
                  pool: ProofPool | None = None) -> None:
         self.store: LruStore[tuple[bytes, int], NegEntry] = LruStore(max_bytes, now)
@@ -307,12 +324,6 @@ class NegativeCache:
             return True
         return False
 
-    def forget_verdicts(self) -> None:
-        """Mark every entry unvalidated (the trust anchors changed)."""
-        for entry in self.store.values():
-            entry.security = None
-            entry.reason = None
-
     # flushes (``resolver control``): scans, returning how many live entries went
     def drop_name(self, name: Name, qtype: int | None = None) -> int:
         """Drop the denials for *name*: all of them, or those that answer *qtype* (its
@@ -323,17 +334,3 @@ class NegativeCache:
         kinds = (qtype, NXDOMAIN_TYPE)
         return self.store.drop_where(lambda key, _: key[0] == owner and key[1] in kinds)
 
-    def drop_zone(self, zone: Name) -> int:
-        """Drop every denial for *zone* or a name below it."""
-        return self.store.drop_where(lambda key, _: below(key[0], zone))
-
-    def drop_bogus(self) -> int:
-        """Drop every denial whose verdict is bogus."""
-        return self.store.drop_where(lambda _, entry: entry.security == Security.BOGUS)
-
-    def clear(self) -> int:
-        """Drop everything; returns how many entries there were."""
-        return self.store.drop_where(lambda _, __: True)
-
-    def __len__(self) -> int:
-        return len(self.store)

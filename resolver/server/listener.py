@@ -123,8 +123,7 @@ class DnsServer:
             try:
                 await self._listen(host, port)
             except OSError as exc:
-                where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-                raise ListenError(exc.errno, f"cannot listen on {where}: "
+                raise ListenError(exc.errno, f"cannot listen on {_where(host, port)}: "
                                              f"{bind_problem(exc)}") from exc
         for host, port in self.settings.listen_tls:
             try:
@@ -133,9 +132,8 @@ class DnsServer:
                     backlog=128, ssl_handshake_timeout=self.settings.tcp_idle_timeout,
                     family=socket.AF_INET6 if ":" in host else socket.AF_INET)
             except OSError as exc:
-                where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-                raise ListenError(exc.errno, f"cannot listen on {where} (listen-tls): "
-                                             f"{bind_problem(exc)}") from exc
+                raise ListenError(exc.errno, f"cannot listen on {_where(host, port)} "
+                                             f"(listen-tls): {bind_problem(exc)}") from exc
             self._tcp.append(server)
             self.bound_tls.append((host, server.sockets[0].getsockname()[1]))
 
@@ -493,6 +491,11 @@ def _formerr(data: bytes) -> bytes | None:
         return None
     flags = QR | (struct.unpack_from("!H", data, 2)[0] & 0x7900) | Rcode.FORMERR
     return _HEADER.pack(struct.unpack_from("!H", data)[0], flags, 0, 0, 0, 0)
+
+
+def _where(host: str, port: int) -> str:
+    """``[::1]:53`` or ``127.0.0.1:53``: an address in an error message."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
