@@ -10,6 +10,9 @@ is measured in the resolver's own time and TTLs can expire on demand:
   can give it again.
 * ``split.lg.``: the parent delegates to ns1 (alive); the child's own NS RRset names
   ns2 (dead). Once the child's set is cached, the parent's set must be the fallback.
+* ``moved.lg.``: the parent delegates to ns1 only; the child's own NS RRset adds ns3
+  (another server). Once the child's set is cached and ns1 stops answering, the
+  child-side server must carry the zone: the parent's glue is dead, the child's NS known.
 * ``up.lg.``: one server answers with an upward (or sideways) referral, or an empty
   answer with the NS of a zone above: it is lame, not a NODATA.
 """
@@ -40,6 +43,7 @@ from tests.validation.minitree import ZoneDef, build_tree, sign_spec
 
 ROOT_NS, TLD_NS = "127.0.0.30", "127.0.0.31"
 LIVE, DEAD = "127.0.0.32", "127.0.0.33"     # in-process only: nothing listens there
+LIVE2 = "127.0.0.34"                          # moved.lg.'s second, child-side only server
 
 SOA = "@ SOA ns1 hostmaster 1 3600 900 86400 300\n"
 
@@ -53,19 +57,23 @@ def zone_defs() -> list[ZoneDef]:
            f"stale 86400 NS ns1.stale\nstale 86400 NS ns2.stale\n"
            f"ns1.stale 60 A {LIVE}\nns2.stale 86400 A {DEAD}\n"
            f"split NS ns1.split\nns1.split A {LIVE}\n"
-           f"up NS ns1.up\nup NS ns2.up\nns1.up A {LIVE}\nns2.up A {DEAD}\n")
+           f"up NS ns1.up\nup NS ns2.up\nns1.up A {LIVE}\nns2.up A {DEAD}\n"
+           f"moved NS ns1.moved\nns1.moved A {LIVE}\n")
     stale = (SOA + "@ 86400 NS ns1\n@ 86400 NS ns2\n"
              f"ns1 60 A {LIVE}\nns2 86400 A {DEAD}\n"
              "www A 192.0.2.1\nwww2 A 192.0.2.2\n")
     split = (SOA + "@ NS ns2\n"
              f"ns1 A {LIVE}\nns2 A {DEAD}\n"
              "www A 192.0.2.3\n")
+    moved = (SOA + "@ NS ns1\n@ NS ns3\n"
+             f"ns1 A {LIVE}\nns3 A {LIVE2}\n"
+             "www A 192.0.2.7\n")
     up = (SOA + "@ NS ns1\n@ NS ns2\n"
           f"ns1 A {LIVE}\nns2 A {DEAD}\n"
           "www A 192.0.2.4\nwww2 A 192.0.2.5\nwww3 A 192.0.2.6\n")
     return [ZoneDef(".", ROOT_NS, root, spec), ZoneDef("lg.", TLD_NS, tld, spec),
             ZoneDef("stale.lg.", LIVE, stale, spec), ZoneDef("split.lg.", LIVE, split, spec),
-            ZoneDef("up.lg.", LIVE, up, spec)]
+            ZoneDef("up.lg.", LIVE, up, spec), ZoneDef("moved.lg.", LIVE, moved, spec)]
 
 
 class TimedTransport(FakeTransport):
@@ -97,6 +105,8 @@ class Lab:
             net.servers[DEAD].add_zone(net.zones[Name.from_text(origin).key])
         for origin in ("stale.lg.", "split.lg."):
             net.servers[DEAD].set_faults(Name.from_text(origin), timeout=True)
+        net.servers[LIVE2] = AuthServer(LIVE2, [])
+        net.servers[LIVE2].add_zone(net.zones[Name.from_text("moved.lg.").key])
         self.net = InProcessNet(net)
         self.paths = net.write_outputs(tmp)
 
@@ -192,6 +202,31 @@ def test_dead_child_side_ns_falls_back_to_the_parent_delegation(lab: Lab) -> Non
     assert clock() - started < 10.0
     assert len(transport.sent) - sent <= 20
     assert sent_to(transport, DEAD) >= 1
+
+
+def test_dead_parent_glue_falls_forward_to_the_child_side_server(lab: Lab) -> None:
+    """The parent's only delegated server stops answering; the child's own NS set,
+    learnt earlier from an authoritative answer, names another server that carries
+    the zone on its own."""
+    clock = FixedClock()
+    resolver, transport = lab.resolver(clock)
+    ns = ask(resolver, "moved.lg.", RRType.NS)
+    assert ns.rcode == Rcode.NOERROR and ns.security == Security.SECURE
+    assert_secure(ask(resolver, "ns3.moved.lg."), LIVE2)
+    cached = resolver.rrsets.get(n("moved.lg."), RRType.NS)
+    assert cached is not None and sorted(Name(d).to_text() for d in cached.rrset.rdatas) == [
+        "ns1.moved.lg.", "ns3.moved.lg."]
+    server = lab.net.net.servers[LIVE]
+    server.set_faults(n("moved.lg."), timeout=True)
+    try:
+        started, sent = clock(), len(transport.sent)
+        answer = ask(resolver, "www.moved.lg.")
+    finally:
+        server.faults.pop(n("moved.lg.").key, None)
+    assert_secure(answer, "192.0.2.7")
+    assert clock() - started < 10.0, "answered within seconds"
+    assert len(transport.sent) - sent <= 20
+    assert sent_to(transport, LIVE2) >= 1
 
 
 # ----------------------------------------------------------------------------- lame
