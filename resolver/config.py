@@ -55,11 +55,18 @@ class ForwardZone:
     """A ``[[forward]]`` or ``[[stub]]`` block: queries at or below *zone* go to
     *servers* ((address, port) pairs). Forward: RD=1 to a recursive upstream, whose
     answer is taken (no referral followed). Stub: the iterator starts at *servers* for
-    the zone as if a referral had named them (RD=0). Answers are validated either way."""
+    the zone as if a referral had named them (RD=0). Answers are validated either way.
+    *tls*: the servers are asked over DNS over TLS (RFC 7858), their certificate checked
+    against *tls_ca_file* (None: the system store) for *tls_name*, or for the name
+    *server_names* gives the server (the ``ADDR@PORT#NAME`` form)."""
 
     zone: str
     servers: list[tuple[str, int]]
     stub: bool = False
+    tls: bool = False
+    tls_name: str | None = None
+    tls_ca_file: str | None = None
+    server_names: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
 LOCAL_ZONE_TYPES = ("static", "transparent", "redirect", "refuse", "deny")
@@ -115,10 +122,12 @@ class Settings:
     api: tuple[str, int] | None = ("127.0.0.1", 8053)       # None: no HTTP API
     api_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     api_max_body: int = 64 * 1024 * 1024    # octets of a message POSTed to the DKIM routes
+    api_ui: bool = True                     # the report page (/ui/) on the API's port
     log_level: str | None = None            # debug/info/warning/error (None: -v/-q, else warning)
     log_file: Path | None = None            # None: standard error
     log_format: str = "text"                # "text" or "json" (one object per line)
     user: str | None = None                 # switch to this user after binding the ports
+    workers: int = 0                        # serving processes (0: one per usable core, max 8)
     control_socket: Path | None = None          # Unix socket of ``resolver control``
     control_group: str | None = None            # group allowed to use it (mode 0660)
     forward_zones: list[ForwardZone] = field(default_factory=list)  # [[forward]], [[stub]]
@@ -129,6 +138,21 @@ class Settings:
     ratelimit_per_client: float = 0.0       # UDP queries per second per client (0: off)
     ratelimit_action: str = "tc"            # over the limit: "tc" (TC=1 reply) or "drop"
     ratelimit: float = 0.0                  # upstream queries per second per zone (0: off)
+    # inbound mail filter (milter protocol, Postfix smtpd_milters); off by default
+    milter: tuple[str, int] | None = None
+    milter_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    milter_authserv_id: str | None = None           # None: the host name
+    milter_policy_dmarc_reject: str = "none"        # none / reject / quarantine
+    milter_policy_dmarc_quarantine: str = "none"    # none / quarantine
+    milter_policy_spf_fail: str = "none"            # none / reject / tag
+    milter_tempfail_on_dns_error: bool = True       # 451 when a lookup failed (not a pass)
+    milter_timeout: float = 300.0                   # idle seconds before closing a connection
+    # outbound: Postfix TLS policy socketmap (DANE, then MTA-STS); off by default
+    tls_policy: tuple[str, int] | None = None
+    mta_sts_ca_file: Path | None = None     # CA file for MTA-STS policy hosts (None: system)
+    mta_sts_port: int = 443                 # HTTPS port of policy hosts (tests only)
+    cachedb: str | None = None              # shared cache: redis://HOST:PORT/DB, unix:///PATH
+    cachedb_timeout_ms: float = 50.0        # each cachedb operation at most (then: no Redis)
 
 
 def parse_listen(text: str, default_port: int = 53, what: str = "listen") -> tuple[str, int]:

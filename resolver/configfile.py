@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config import (
     LOCAL_ZONE_TYPES,
@@ -30,10 +31,12 @@ from .config import (
     parse_duration,
     parse_listen,
 )
+from .forward_tls import DOT_PORT, server_text, split_server_name, tls_options
 from .wire.name import Name, NameError_
 from .wire.zonefile import ZoneFileError, read_rr_line
 
-_PATH_KEYS = {"root-hints", "auto-trust-anchor-file", "control-socket", "tls-cert", "tls-key"}
+_PATH_KEYS = {"root-hints", "auto-trust-anchor-file", "control-socket", "tls-cert", "tls-key",
+              "mta-sts-ca-file"}
 _PATH_LIST_KEYS = {"trust-anchors"}
 
 
@@ -74,14 +77,21 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
                 raise ConfigError(f"{where}: expected \"tc\" or \"drop\", got {value!r}")
             settings.ratelimit_action = value
             continue
-        if key in ("api", "metrics"):
+        if key in ("api", "metrics", "milter", "tls-policy"):
             _check_type(where, value, str)
             try:
                 address = None if value == "off" else parse_listen(
-                    value, 8053 if key == "api" else 9153, key)
+                    value, {"api": 8053, "metrics": 9153, "tls-policy": 8461}.get(key, 8891),
+                    key)
             except ConfigError as exc:
                 raise ConfigError(f"{source}: {exc}") from None
-            setattr(settings, key, address)
+            setattr(settings, setting_attr(key), address)
+            continue
+        if key == "mta-sts-port":
+            _check_type(where, value, int)
+            if not 0 < value <= 65535:
+                raise ConfigError(f"{where}: expected a port number (1-65535), got {value}")
+            settings.mta_sts_port = value
             continue
         if key == "negative-trust-anchors":
             _check_type(where, value, list)
@@ -115,11 +125,24 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
         if key in _LOGGING_KEYS:
             _apply_logging(settings, key, value, where)
             continue
+        if key in MILTER_CHOICES or key in ("milter-authserv-id", "milter-timeout"):
+            _apply_milter(settings, key, value, where)
+            continue
         if key == "api-max-body":
             _check_type(where, value, int)
             if value <= 0:
                 raise ConfigError(f"{where}: must be positive")
             settings.api_max_body = value
+            continue
+        if key == "workers":
+            _check_type(where, value, int)
+            if not 0 <= value <= MAX_WORKERS:
+                raise ConfigError(f"{where}: expected 0 (one per usable core) to "
+                                  f"{MAX_WORKERS}, got {value}")
+            settings.workers = value
+            continue
+        if key in ("cachedb", "cachedb-timeout-ms"):
+            _apply_cachedb(settings, key, value, where)
             continue
         attr = setting_attr(key)
         if attr not in simple or attr in ("iter_limits", "validation_limits"):
@@ -152,6 +175,25 @@ _LOGGING_KEYS = {"log-level", "log-file", "log-format", "user"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 RATELIMIT_ACTIONS = ("tc", "drop")     # ratelimit-per-client: what an excess query gets
+# the milter's policy keys and their values (resolver.mail.milter.policy)
+MILTER_CHOICES = {"milter-policy-dmarc-reject": ("none", "reject", "quarantine"),
+                  "milter-policy-dmarc-quarantine": ("none", "quarantine"),
+                  "milter-policy-spf-fail": ("none", "reject", "tag")}
+
+
+def _apply_milter(settings: Settings, key: str, value: Any, where: str) -> None:
+    if key == "milter-timeout":
+        _check_type(where, value, (int, float))
+        if value <= 0:
+            raise ConfigError(f"{where}: must be positive")
+        settings.milter_timeout = float(value)
+        return
+    _check_type(where, value, str)
+    choices = MILTER_CHOICES.get(key)
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
+    setattr(settings, setting_attr(key), value if choices else (value or None))
+MAX_WORKERS = 64                       # workers: serving processes at most
 
 
 def _apply_logging(settings: Settings, key: str, value: Any, where: str) -> None:
@@ -176,11 +218,50 @@ def _apply_logging(settings: Settings, key: str, value: Any, where: str) -> None
         settings.user = value
 
 
+CACHEDB_SCHEMES = ("redis", "rediss", "unix")
+
+
+def check_cachedb_url(url: str, where: str = "cachedb") -> str:
+    """A Redis URL for ``cachedb``: redis://HOST[:PORT][/DB], rediss://... (TLS) or
+    unix:///PATH[?db=N]; ConfigError naming *where* otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in CACHEDB_SCHEMES:
+        raise ConfigError(f"{where}: expected redis://HOST:PORT/DB or unix:///PATH, "
+                          f"got {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{where}: bad port in {url!r}") from None
+    if parts.scheme == "unix":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ConfigError(f"{where}: a Unix socket needs an absolute path, got {url!r}")
+        return url
+    if not parts.hostname:
+        raise ConfigError(f"{where}: no host in {url!r}")
+    if port == 0:
+        raise ConfigError(f"{where}: port 0 in {url!r}")
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise ConfigError(f"{where}: the database must be a number, got {db!r}")
+    return url
+
+
+def _apply_cachedb(settings: Settings, key: str, value: Any, where: str) -> None:
+    if key == "cachedb":
+        _check_type(where, value, str)
+        settings.cachedb = check_cachedb_url(value, where) if value else None
+        return
+    _check_type(where, value, (int, float))
+    if not 0 < value <= 10000:
+        raise ConfigError(f"{where}: expected milliseconds from 1 to 10000, got {value}")
+    settings.cachedb_timeout_ms = float(value)
+
+
 NTA_FOREVER = 253402300799.0     # 9999-12-31T23:59:59Z: the NTA of an insecure block
-_FORWARD_KEYS = {"zone", "servers", "tls", "tls-name", "insecure"}
+_FORWARD_KEYS = {"zone", "servers", "tls", "tls-name", "tls-ca-file", "insecure"}
 
 
-def parse_server(text: str, what: str) -> tuple[str, int]:
+def parse_server(text: str, what: str, default_port: int = 53) -> tuple[str, int]:
     """``ADDR`` or ``ADDR@PORT`` (IPv4 or IPv6, as Unbound's forward-addr) -> (address,
     port); a name instead of an address is refused."""
     host, at, port = text.strip().partition("@")
@@ -190,7 +271,7 @@ def parse_server(text: str, what: str) -> tuple[str, int]:
         raise ConfigError(f"{what}: {text!r} is not an IP address "
                           "(use ADDR or ADDR@PORT)") from None
     try:
-        number = int(port) if at else 53
+        number = int(port) if at else default_port
     except ValueError:
         raise ConfigError(f"{what}: bad port in {text!r}") from None
     if not 0 < number <= 65535:
@@ -199,8 +280,9 @@ def parse_server(text: str, what: str) -> tuple[str, int]:
 
 
 def _apply_forward(settings: Settings, key: str, value: Any, where: str) -> None:
-    """``[[forward]]`` and ``[[stub]]`` blocks: zone, servers, tls (refused: not
-    supported yet), insecure (a negative trust anchor for the zone)."""
+    """``[[forward]]`` and ``[[stub]]`` blocks: zone, servers, tls with tls-name and
+    tls-ca-file (see :mod:`resolver.forward_tls`), insecure (a negative trust anchor
+    for the zone)."""
     _check_type(where, value, list)
     for index, item in enumerate(value):
         here = f"{where}[{index}]"
@@ -224,14 +306,25 @@ def _apply_forward(settings: Settings, key: str, value: Any, where: str) -> None
                               "(\"192.0.2.53\", \"2001:db8::53@5353\")")
         tls = item.get("tls", False)
         _check_type(f"{here}.tls", tls, bool)
-        if tls or "tls-name" in item:
-            raise ConfigError(f"{here}.tls: TLS to upstream servers is not supported yet")
+        names: dict[tuple[str, int], str] = {}
+        addresses = []
+        for text in servers:
+            plain, own_name = split_server_name(text, f"{here}.servers")
+            server = parse_server(plain, f"{here}.servers", DOT_PORT if tls else 53)
+            addresses.append(server)
+            if own_name is not None:
+                names[server] = own_name
+        tls_name, ca_file = tls_options(item, here, tls, names)
+        if tls and tls_name is None and len(names) < len(set(addresses)):
+            raise ConfigError(f"{here}.tls-name: needed with tls = true (the name the "
+                              "servers' certificates carry), unless every server gives "
+                              "one as ADDR@PORT#NAME")
         insecure = item.get("insecure", False)
         _check_type(f"{here}.insecure", insecure, bool)
         if any(f.zone.lower() == zone.lower() for f in settings.forward_zones):
             raise ConfigError(f"{here}.zone: {zone} is forwarded or stubbed twice")
         settings.forward_zones.append(ForwardZone(
-            zone, [parse_server(s, f"{here}.servers") for s in servers], key == "stub"))
+            zone, addresses, key == "stub", tls, tls_name, ca_file, names))
         if insecure:     # an NTA for the zone, for as long as the configuration stands
             settings.negative_anchors.append((zone, NTA_FOREVER))
 
@@ -302,7 +395,9 @@ FLAG_KEYS = {
     "no_serve_stale": "serve-stale", "prefetch": "prefetch",
     "listen_tls": "listen-tls", "tls_cert": "tls-cert", "tls_key": "tls-key",
     "ratelimit_per_client": "ratelimit-per-client", "ratelimit_action": "ratelimit-action",
-    "ratelimit": "ratelimit",
+    "ratelimit": "ratelimit", "workers": "workers", "cachedb": "cachedb", "milter": "milter",
+    "tls_policy": "tls-policy", "mta_sts_ca_file": "mta-sts-ca-file",
+    "mta_sts_port": "mta-sts-port",
 }
 
 
@@ -335,7 +430,7 @@ def dump(settings: Settings) -> str:
             continue
         if f.name in ("listen", "listen_tls"):
             value = [_listen_text(a) for a in value]
-        elif f.name in ("api", "metrics"):
+        elif f.name in ("api", "metrics", "milter", "tls_policy"):
             value = "off" if value is None else _listen_text(value)
         elif f.name == "negative_anchors":
             items = ", ".join(f'{{zone = {_toml_value(z)}, until = {u!r}}}' for z, u in value)
@@ -349,9 +444,13 @@ def dump(settings: Settings) -> str:
         value = getattr(settings.iter_limits, f.name)
         lines.append(f"{f.name.replace('_', '-')} = {_toml_value(value)}")
     for fz in settings.forward_zones:
-        servers = [f"{a}@{p}" for a, p in fz.servers]
+        servers = [server_text(s, fz.server_names.get(s)) for s in fz.servers]
         lines += ["[[stub]]" if fz.stub else "[[forward]]", f"zone = {_toml_value(fz.zone)}",
                   f"servers = {_toml_value(servers)}"]
+        if fz.tls:
+            lines.append("tls = true")
+            lines += [f"tls-name = {_toml_value(fz.tls_name)}"] if fz.tls_name else []
+            lines += [f"tls-ca-file = {_toml_value(fz.tls_ca_file)}"] if fz.tls_ca_file else []
     for lz in settings.local_zones:
         lines += ["[[local-zone]]", f"zone = {_toml_value(lz.zone)}",
                   f"type = {_toml_value(lz.type)}", f"local-data = {_toml_value(lz.data)}"]

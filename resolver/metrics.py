@@ -78,10 +78,36 @@ COUNTER_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
     "prefetches": ("Background refreshes started by a cache hit in the last 10 % of the "
                    "TTL, by kind (answer, or a DNSKEY set: key).", ("kind",)),
     "aggressive_nsec": ("Denials synthesised from cached, validated NSEC records "
-                        "without asking upstream (RFC 8198), by kind (nxdomain or "
-                        "nodata).", ("kind",)),
+                        "without asking upstream (RFC 8198), by kind (nxdomain, "
+                        "nodata, or wildcard: an answer expanded from a cached "
+                        "validated wildcard).", ("kind",)),
+    "aggressive_nsec3": ("Denials synthesised from cached, validated NSEC3 records "
+                         "without asking upstream (RFC 8198 with RFC 5155 proofs; never "
+                         "from opt-out spans), by kind (nxdomain, nodata or "
+                         "wildcard).", ("kind",)),
+    "dot_upstream_handshakes": ("TLS handshakes completed with DNS-over-TLS upstreams "
+                                "([[forward]] tls = true); reused connections need none.",
+                                ()),
+    "dot_upstream_failures": ("DNS-over-TLS upstream connections that failed, by reason "
+                              "(certificate, connect, timeout, busy); such a server is "
+                              "never asked over plain DNS instead.", ("reason",)),
+    "cachedb": ("The shared cache on Redis (cachedb): look-ups answered (hit) or not "
+                "(miss), records stored, operations failed (error) or not tried during "
+                "an outage (skipped), data that failed validation or decoding (rejected), "
+                "deadlines extended because the event loop was busy (late), writes "
+                "dropped (over 64 at once).", ("event",)),
     "upstream_ratelimited": ("Upstream queries not sent: the zone was over its "
                              "ratelimit (queries per second).", ()),
+    "milter_messages": ("Messages the milter judged, by action (continue, reject, "
+                        "tempfail, quarantine).", ("action",)),
+    "milter_results": ("Milter authentication results, by method (spf, dkim: one per "
+                       "signature, dmarc), result and DNSSEC status.",
+                       ("method", "result", "security")),
+    "tls_policy_answers": ("Answers of the Postfix TLS policy map (tls-policy), by answer "
+                           "(dane, secure: MTA-STS enforce, notfound, temp, perm).",
+                           ("answer",)),
+    "mta_sts_fetches": ("MTA-STS policies fetched over HTTPS, by result (ok, failed).",
+                        ("result",)),
 }
 HIST_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
     "upstream_rtt_seconds": ("Round-trip time of upstream queries.", ()),

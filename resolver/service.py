@@ -19,19 +19,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .answer import Answer, IterResult
 from .cache import dump as cache_dump
+from .cache import stale
+from .cache.cachedb import CacheDb
 from .cache.messages import MessageCache
 from .cache.nsec_index import NsecIndex
 from .cache.rrsets import NXDOMAIN_TYPE, NegativeCache, ProofPool, RRsetCache
-from .cache.stale import StaleStore, answer_size, signatures_end
+from .cache.slotstore import SlotStore
 from .cache.store import LruStore
+from .cache.wildcard_synth import remember_wildcard
 from .config import Settings
 from .counters import Counters, NullCounters
 from .dnssec.algorithms import DEFAULT, LEGACY
@@ -39,9 +43,11 @@ from .dnssec.anchors import TrustAnchor, TrustAnchors, load_default_anchors, rea
 from .dnssec.budget import Budget
 from .dnssec.status import Problem, Reason, Security
 from .errors import LimitExceeded, ResolveError
+from .iterate.dot import TlsForwardTransport
 from .iterate.engine import Iterator, QueryState
 from .iterate.hints import builtin_hints, read_hints
 from .iterate.infra import Infra
+from .iterate.shared import SharedCache
 from .iterate.transport import NetTransport, Transport
 from .local import LocalZones
 from .validate.autotrust import signal_qname
@@ -99,6 +105,9 @@ class Stats:
     failures_cached: int = 0
     anchor_signals: int = 0       # RFC 8145 key-tag queries sent
     by_problem: dict[str, int] = field(default_factory=dict)
+    # the last bogus verdicts (when, name, type, zone, reason): the report page shows them
+    recent_bogus: deque[tuple[float, str, str, str, str]] = field(
+        default_factory=lambda: deque(maxlen=16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +132,10 @@ class CacheStats:
 
 
 class Resolver:
+    # the RFC 5011 manager; a worker that must not write the state file (workers > 1,
+    # all but worker 0) puts a read-only subclass here before it builds its Resolver
+    anchor_manager: ClassVar[type[TrustAnchorManager]] = TrustAnchorManager
+
     def __init__(self, settings: Settings, *, transport: Transport | None = None,
                  now: Callable[[], float] = time.time,
                  validation_now: Callable[[], float] | None = None,
@@ -137,6 +150,7 @@ class Resolver:
         # the wire answer cache of the server's fast path: the DNS server reads and
         # fills it (answer, put, epoch); forget_verdicts empties it
         self.messages = MessageCache(total * 35 // 100, now)
+        self.messages.max_ttl = settings.max_ttl
         self.keys = KeyCache(now, max(1 << 20, total * 5 // 100))
         self.infra = Infra()
         hints = read_hints(settings.root_hints) if settings.root_hints else builtin_hints()
@@ -147,7 +161,8 @@ class Resolver:
         self.iterator.ds_denials = lambda proofs, zone, target: delegation_denials(
             proofs, zone, target, settings.validation_limits)
         # RFC 8198: validated NSEC records, for denials of names not asked about yet
-        self.nsec_index = NsecIndex(now, settings.max_negative_ttl)
+        self.nsec_index = NsecIndex(now, settings.max_negative_ttl,
+                                    settings.validation_limits)
         self.iterator.nsec_index = self.nsec_index if settings.aggressive_nsec else None
         self.local = LocalZones(settings.nodefault, settings.local_zones)
         self.policy = LEGACY if settings.legacy_algorithms else DEFAULT
@@ -156,7 +171,7 @@ class Resolver:
         if anchors is None:
             anchors = self._load_anchors(vnow())
             if settings.validate and settings.auto_trust_anchor_file is not None:
-                self.autotrust = TrustAnchorManager(
+                self.autotrust = self.anchor_manager(
                     settings.auto_trust_anchor_file, list(anchors), now=vnow,
                     policy=self.policy, limits=settings.validation_limits)
                 anchors = self.autotrust.anchors()
@@ -175,15 +190,28 @@ class Resolver:
         self.counters = Counters() if settings.metrics_counting else NullCounters()
         self.messages.counting = settings.metrics_counting
         self.iterator.counters = self.counters
+        # cachedb (issue 18): the shared cache on Redis, asked by the iterator on a miss,
+        # filled once answers validate (resolver/iterate/shared.py)
+        self.shared: SharedCache | None = None
+        if settings.cachedb:
+            self.shared = SharedCache(
+                CacheDb(settings.cachedb, settings.cachedb_timeout_ms / 1000, now,
+                        self.counters),
+                now, vnow, settings.max_ttl, settings.max_negative_ttl, self.counters)
+            self.iterator.shared = self.shared
+        # DNS over TLS to the servers of [[forward]]/[[stub]] zones with tls = true
+        self.dot = TlsForwardTransport(self.iterator.transport, settings, self.counters)
+        self.iterator.transport = self.dot
         self._inflight: dict[tuple[bytes, int, bool], asyncio.Future[Answer]] = {}
+        # the task doing each resolution that runs in its first asker's task
+        self._owners: dict[tuple[bytes, int, bool], asyncio.Task[Any] | None] = {}
         # (qname, qtype) -> (until when the failure is answered, the SERVFAIL); each
         # entry counts 1 and outlives its answer by FAILURE_TTL_MAX, for the backoff
         self._failures: LruStore[tuple[bytes, int], tuple[float, Answer]] = \
             LruStore(FAILURE_CACHE_SIZE, now)
-        # answers kept past their TTL (serve-stale) and the prefetch timer; 5 % of the
-        # cache size on top of it; (qname, qtype) of the refreshes running
-        self._stale: StaleStore[tuple[bytes, int], Answer] = StaleStore(
-            max(1 << 20, total * 5 // 100), now, settings.stale_max)
+        # serve-stale keeps expired RRsets and denials in place (cache/stale.py);
+        # (qname, qtype) of the prefetch refreshes running
+        self._stale_window()
         self._refreshing: set[tuple[bytes, int]] = set()
         self.messages.prefetch = settings.prefetch
         self._epoch = 0     # bumped by forget_verdicts: work begun before writes nothing
@@ -228,7 +256,6 @@ class Resolver:
         self.negative.forget_verdicts()
         self.nsec_index.clear()
         self._inflight.clear()
-        self._stale.clear()
         log.info("trust anchors changed: cached verdicts and answers dropped")
 
     def _signal_anchor(self, zone: Name, anchors: tuple[TrustAnchor, ...]) -> None:
@@ -294,7 +321,7 @@ class Resolver:
             self.settings = saved
         manager = None
         if settings.validate and settings.auto_trust_anchor_file is not None:
-            manager = TrustAnchorManager(
+            manager = self.anchor_manager(
                 settings.auto_trust_anchor_file, list(anchors), now=self.finder.now,
                 policy=self.policy, limits=settings.validation_limits)
             anchors = manager.anchors()
@@ -345,7 +372,7 @@ class Resolver:
             setattr(current, name, getattr(settings, name))
         for name in ("serve_stale", "stale_max", "prefetch", "prefetch_key"):
             setattr(current, name, getattr(settings, name))
-        self._stale.stale_max = settings.stale_max
+        self._stale_window()
         self.messages.prefetch = settings.prefetch
         current.iter_limits = settings.iter_limits
         self.iterator.limits = settings.iter_limits
@@ -443,7 +470,6 @@ class Resolver:
                    + self.messages.drop_name(name))
         self.iterator.forget_no_cuts(name)
         self.nsec_index.drop_name(name)
-        self._stale.store.drop_where(lambda key, _: key[0] == owner)
         log.info("flush %s: %d entries dropped", name, dropped)
         return dropped
 
@@ -460,7 +486,6 @@ class Resolver:
         if rtype == RRType.NS:
             self.iterator.forget_no_cuts(name)
         self.nsec_index.drop_name(name)
-        self._stale.store.drop_where(lambda key, _: key == (owner, rtype))
         log.info("flush %s %s: %d entries dropped", name, type_to_text(rtype), dropped)
         return dropped
 
@@ -479,8 +504,6 @@ class Resolver:
         self.nsec_index.drop_zone(zone)
         if zone.is_root():
             self.validator.forget()
-        self._stale.store.drop_where(lambda key, _: key[0].endswith(zone.key) and
-                                     Name(key[0]).is_subdomain(zone))
         log.info("flush zone %s: %d entries dropped", zone, dropped)
         return dropped
 
@@ -499,8 +522,6 @@ class Resolver:
         """Drop the negative cache (NXDOMAIN and NODATA) and the negative wire answers."""
         dropped = self.negative.clear() + self.messages.drop_negative()
         self.nsec_index.clear()   # the NSEC records of those denials (RFC 8198)
-        self._stale.store.drop_where(lambda _, kept: kept.value.rcode == Rcode.NXDOMAIN or
-                                     not kept.value.answer)
         log.info("flush negative: %d entries dropped", dropped)
         return dropped
 
@@ -522,7 +543,6 @@ class Resolver:
         self.validator.forget()
         self.iterator.forget_no_cuts()
         self.nsec_index.clear()
-        self._stale.clear()
         log.info("flush all: %d entries dropped", dropped)
         return dropped
 
@@ -543,10 +563,15 @@ class Resolver:
             self.messages.clear()
         return stored
 
+    async def close(self) -> None:
+        """Finish the background writes to the shared cache and close its connections."""
+        if self.shared is not None:
+            await self.shared.close()
+
     # ------------------------------------------------------------------ read-only views
     def cache_stats(self) -> dict[str, CacheStats]:
         """The counters of the RRset, negative, wire answer (``message``) and key caches."""
-        stores: dict[str, LruStore[Any, Any]] = {
+        stores: dict[str, LruStore[Any, Any] | SlotStore[Any, Any]] = {
             "rrset": self.rrsets.store, "negative": self.negative.store,
             "message": self.messages.store, "key": self.keys.store}
         return {name: CacheStats(store.hits, store.misses, len(store), store.bytes,
@@ -594,13 +619,82 @@ class Resolver:
         if running is not None:
             self.stats.merged += 1
             return await self._wait(running, qname, qtype)
-        # the work runs in a task of its own: a first asker that is cancelled (a client
-        # gone away) must not cancel the answer of those merged into it
         # at DEBUG level the validation steps are logged: each resolution keeps a trace
         steps = Trace() if log.isEnabledFor(logging.DEBUG) else OFF
+        if self._kept(qname, qtype) is None:
+            # no stale answer to fall back on: the first asker does the work in its own
+            # task (no task, shield and loop round of its own per cold answer)
+            return await self._resolve_here(key, qname, qtype, cd, steps)
+        # the work runs in a task of its own, so that the stale answer can be given
+        # after the client-response timer while the resolution goes on
         task = asyncio.ensure_future(self._resolve(qname, qtype, cd, steps))
         self._in_flight(key, task)
-        return await self._wait(task, qname, qtype)
+        return await self._wait(task, qname, qtype, kept=True)
+
+    async def _resolve_here(self, key: tuple[bytes, int, bool], qname: Name, qtype: int,
+                            cd: bool, steps: Trace) -> Answer:
+        """Resolve in the caller's task; askers of the same question meanwhile merge
+        into a future the result is copied to. A caller that is cancelled (a client
+        gone away, a time limit) must cancel neither their answer nor the resolution
+        filling the caches: the work is handed on to a task of its own, which starts
+        again from what the caches hold by then."""
+        shared: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = shared
+        owner = self._owners[key] = asyncio.current_task()
+        try:
+            answer = await self._resolve(qname, qtype, cd, steps)
+        except asyncio.CancelledError:
+            self._disown(key, owner)
+            task = asyncio.ensure_future(self._carry_on(key, shared, qname, qtype, cd, steps))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            raise
+        except BaseException as exc:
+            self._disown(key, owner)
+            self._settle(key, shared, None, exc)
+            raise
+        self._disown(key, owner)
+        self._settle(key, shared, answer, None)
+        return answer
+
+    def _disown(self, key: tuple[bytes, int, bool], owner: asyncio.Task[Any] | None) -> None:
+        if self._owners.get(key) is owner:
+            del self._owners[key]
+
+    async def _carry_on(self, key: tuple[bytes, int, bool], shared: asyncio.Future[Answer],
+                        qname: Name, qtype: int, cd: bool, steps: Trace) -> None:
+        """The resolution of a cancelled first asker, for those merged into it."""
+        owner = self._owners[key] = asyncio.current_task()
+        try:
+            answer = await self._resolve(qname, qtype, cd, steps)
+        except asyncio.CancelledError:
+            self._disown(key, owner)
+            if self._inflight.get(key) is shared:
+                del self._inflight[key]
+            shared.cancel()
+            raise
+        except Exception as exc:
+            self._disown(key, owner)
+            log.exception("resolution of %s %s failed", qname, type_to_text(qtype))
+            self._settle(key, shared, None, exc)
+            return
+        self._disown(key, owner)
+        self._settle(key, shared, answer, None)
+
+    def _settle(self, key: tuple[bytes, int, bool], shared: asyncio.Future[Answer],
+                answer: Answer | None, exc: BaseException | None) -> None:
+        """End the in-flight entry *shared* of *key* with *answer* or *exc*, at once:
+        an asker coming after this point starts afresh (the failure cache, say)."""
+        if self._inflight.get(key) is shared:
+            del self._inflight[key]
+        if shared.done():
+            return
+        if exc is not None:
+            shared.set_exception(exc)
+            shared.exception()       # retrieved: the asker raises it already
+        else:
+            assert answer is not None
+            shared.set_result(answer)
 
     def _in_flight(self, key: tuple[bytes, int, bool], task: asyncio.Future[Answer],
                    then: Callable[[], None] | None = None) -> None:
@@ -618,17 +712,20 @@ class Resolver:
         task.add_done_callback(done)
 
     async def explain(self, qname: Name, qtype: int, qclass: int = 1, *,
-                      cd: bool = False) -> tuple[Answer, Trace]:
+                      cd: bool = False, fresh: bool = False) -> tuple[Answer, Trace]:
         """:meth:`resolve` with a readable account of the validation: the answer and
         its trace (``render()`` as text, ``to_json()`` as data). Not merged with the
-        same question in flight, so the trace is of this resolution."""
-        trace = Trace()
+        same question in flight, so the trace is of this resolution. *fresh*: the
+        chain of trust is worked out again, not taken from cached key entries,
+        verdicts or failures (the data may still come from the cache), so that the
+        trace shows every step (the report page draws it)."""
+        trace = Trace(fresh=fresh)
         answer = await self.resolve(qname, qtype, qclass, cd=cd, trace=trace)
         return answer, trace
 
     # ------------------------------------------------------------------ work
     async def _resolve(self, qname: Name, qtype: int, cd: bool, trace: Trace) -> Answer:
-        failed = self._failures.get((qname.key, qtype))
+        failed = None if trace.fresh else self._failures.get((qname.key, qtype))
         if failed is not None and failed[0] > self.now():
             self.stats.failures_cached += 1
             return self._stale_answer(qname, qtype) or failed[1]
@@ -654,9 +751,13 @@ class Resolver:
         fetch = QueryFetch(partial(self.iterator.resolve, state=state, validating=True),
                            state, self.counters)
         outcome = await self.validator.validate(qname, qtype, result, fetch, budget, trace)
+        first = outcome.security
         if not cd:
             result, outcome = await self._ask_again(qname, qtype, result, outcome, state,
                                                     fetch, budget, trace)
+        if self.shared is not None and not cd and epoch == self._epoch:
+            self.shared.settle(state.shared, first, outcome.security,
+                               self._negative_anchor_until(outcome) is not None)
         if trace.enabled and log.isEnabledFor(logging.DEBUG):
             log.debug("validation of %s %s: %s: %s", qname, type_to_text(qtype),
                       outcome.security.label, "; ".join(
@@ -672,78 +773,106 @@ class Resolver:
         return answer
 
     # ------------------------------------------------------------------ serve-stale, prefetch
-    async def _wait(self, task: asyncio.Future[Answer], qname: Name, qtype: int) -> Answer:
+    def _stale_window(self) -> None:
+        """How long the RRset and negative caches keep expired entries in place:
+        ``stale-max`` with serve-stale on; with prefetch only, long enough for an
+        entry a refresh marked expired to be answered from if the refresh fails."""
+        settings = self.settings
+        grace = float(settings.stale_max) if settings.serve_stale else (
+            settings.max_ttl * PREFETCH_FRACTION + 1 if settings.prefetch else 0.0)
+        self.rrsets.store.grace = self.negative.store.grace = grace
+
+    def _kept(self, qname: Name, qtype: int) -> stale.Kept | None:
+        """What the caches still hold for (*qname*, *qtype*), alive or (serve-stale on)
+        expired up to ``stale-max`` ago, when it may be served: never bogus, and with
+        validation on, judged (data no verdict was written on, after a change of trust
+        anchors say, is not served from here)."""
+        settings = self.settings
+        window = float(settings.stale_max) if settings.serve_stale else 0.0
+        found = stale.kept(self.rrsets, self.negative, qname, qtype, self.now(), window,
+                           settings.iter_limits.cname_chain)
+        if found is None or found.security == Security.BOGUS:
+            return None
+        if found.security is None:
+            if settings.validate:
+                return None
+            found.security = Security.INDETERMINATE
+        return found
+
+    async def _wait(self, task: asyncio.Future[Answer], qname: Name, qtype: int,
+                    kept: bool | None = None) -> Answer:
         """The answer of *task*. With a stale answer at hand (RFC 8767 s5), a resolution
         still running after the client-response timer is answered from it; the
-        resolution goes on in the background and refreshes the caches."""
-        if self._stale.has((qname.key, qtype)):
+        resolution goes on in the background and refreshes the caches. *kept*: whether
+        the caller has just found one (None: look)."""
+        if kept is None:
+            kept = self._kept(qname, qtype) is not None
+        if kept:
             try:
                 return await asyncio.wait_for(asyncio.shield(task), STALE_CLIENT_TIMER)
             except TimeoutError:
-                stale = self._stale_answer(qname, qtype)
-                if stale is not None:
-                    return stale
+                answer = self._stale_answer(qname, qtype)
+                if answer is not None:
+                    return answer
         return await asyncio.shield(task)
 
     def _stale_answer(self, qname: Name, qtype: int) -> Answer | None:
-        """The kept answer to (*qname*, *qtype*) when resolving it failed. Expired
+        """The cached answer to (*qname*, *qtype*) when resolving it failed. Expired
         (up to ``stale-max`` ago), as RFC 8767 serves it: TTL 30, EDE 3, and only with
         serve-stale on; still alive (a prefetch marked the cached copy expired, then
         failed), with its TTL left. Secure only while its RRSIGs are inside their
-        validity window. None when there is none (bogus answers are never kept)."""
-        kept = self._stale.get((qname.key, qtype))
-        if kept is None:
+        validity window. None when there is none (bogus data is never served)."""
+        found = self._kept(qname, qtype)
+        if found is None:
             return None
-        old = kept.value
-        left = int(kept.expires - self.now())
+        left = int(found.expires - self.now())
+        ede: list[tuple[int, str]] = []
         if left > 0:
-            ttl, ede = left, list(old.ede)
+            # alive data the resolution did not answer from: only when a prefetch
+            # marked it expired (else the iterator refused it: a limit, a loop)
+            if (qname.key, qtype) not in self._refreshing:
+                return None
+            ttl = left
         elif not self.settings.serve_stale:
             return None
         else:
-            ttl, ede = STALE_TTL, [(STALE_EDE, "stale answer"), *old.ede]
+            ttl, ede = STALE_TTL, [(STALE_EDE, "stale answer")]
             self.counters.inc("stale_answers")
             log.debug("stale answer for %s %s", qname, type_to_text(qtype))
-        security, reason = old.security, old.reason
-        if security == Security.SECURE and (kept.sig_until is None
-                                            or kept.sig_until <= self.finder.now()):
+        security, reason = found.security or Security.INDETERMINATE, found.reason
+        vnow = self.finder.now()
+        sig_until = stale.signatures_end(found.answer + found.authority, vnow)
+        if security == Security.SECURE and (sig_until is None or sig_until <= vnow):
             security = Security.INDETERMINATE
             reason = Reason(Problem.INDETERMINATE, "stale answer: its RRSIGs have expired")
+
         # answer ttl 0: the wire answer cache never keeps it
         def aged(section: list[RRset]) -> list[RRset]:
             return [r.with_ttl(ttl if left <= 0 else min(r.ttl, ttl)) for r in section]
-        return Answer(old.qname, old.qtype, old.qclass, old.rcode, aged(old.answer),
-                      aged(old.authority), aged(old.additional), security, reason, ede,
+        return Answer(qname, qtype, 1, found.rcode, aged(found.answer),
+                      aged(found.authority), [], security, reason, ede,
                       ttl=0, from_cache=True)
 
     def _keep(self, qname: Name, qtype: int, answer: Answer, outcome: Outcome) -> None:
-        """Keep a CD=0 answer for serve-stale and the prefetch timer (a bogus one
-        drops what was kept); an answer in the last tenth of its original TTL starts
-        one refresh (prefetch), and so do the DNSKEY sets it rests on (prefetch-key)."""
+        """After a CD=0 answer: a hit in the last tenth of its TTL starts one refresh
+        (prefetch), and so do the DNSKEY sets it rests on (prefetch-key). Serve-stale
+        needs nothing here: the data stays in place in the caches."""
         settings = self.settings
-        key = (qname.key, qtype)
-        if answer.security == Security.BOGUS or answer.rcode not in (
-                Rcode.NOERROR, Rcode.NXDOMAIN) or answer.ttl <= 0:
-            self._stale.delete(key)
+        if not (settings.prefetch or settings.prefetch_key) or answer.security == \
+                Security.BOGUS or answer.rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN):
             return
-        if not (settings.serve_stale or settings.prefetch or settings.prefetch_key):
-            return
-        if settings.prefetch and self._stale.near_expiry(key, PREFETCH_FRACTION):
-            self._refresh(qname, qtype)
+        now = self.now()
+        if settings.prefetch:
+            found = stale.kept(self.rrsets, self.negative, qname, qtype, now, 0.0)
+            if found is not None and stale.near_expiry(found, now, PREFETCH_FRACTION):
+                self._refresh(qname, qtype)
         if settings.prefetch_key:
-            now = self.now()
             for part in outcome.parts:
                 zone = part.zone
-                found = self.keys.store.peek(zone.key) if zone is not None else None
-                if zone is not None and found is not None and found[1].secure and \
-                        found[0] - found[1].ttl * PREFETCH_FRACTION <= now < found[0]:
+                held = self.keys.store.peek(zone.key) if zone is not None else None
+                if zone is not None and held is not None and held[1].secure and \
+                        held[0] - held[1].ttl * PREFETCH_FRACTION <= now < held[0]:
                     self._refresh(zone, RRType.DNSKEY)
-        rrsets = answer.answer + answer.authority
-        # the cache keeps nothing past max-ttl: neither does this (the first answer,
-        # fresh from upstream, carries the servers' TTLs)
-        self._stale.put(key, answer, min(answer.ttl, settings.max_ttl), answer_size(rrsets),
-                        signatures_end(rrsets, self.finder.now())
-                        if answer.security == Security.SECURE else None)
 
     def _refresh(self, qname: Name, qtype: int) -> None:
         """Prefetch: one background resolution of (*qname*, *qtype*), at most
@@ -753,8 +882,10 @@ class Resolver:
         key = (qname.key, qtype)
         flight = (qname.key, qtype, False)
         running = self._inflight.get(flight)
+        current = asyncio.current_task()
         if key in self._refreshing or len(self._refreshing) >= PREFETCH_MAX or (
-                running is not None and running is not asyncio.current_task()):
+                running is not None and running is not current
+                and (current is None or self._owners.get(flight) is not current)):
             return
         try:
             loop = asyncio.get_running_loop()
@@ -856,6 +987,13 @@ class Resolver:
                 ttl = bogus_ttl if part.verdict.security == Security.BOGUS else part.ttl
                 self.rrsets.set_security(rrset, part.verdict.security, part.verdict.reason,
                                          ttl, proofs=result.proofs)
+                # RFC 8198 s5.3: keep the wildcard behind a secure expansion fresh from
+                # upstream, for other names its NSEC covers (cache/wildcard_synth.py)
+                if part.verdict.security == Security.SECURE and part.zone is not None \
+                        and part.ttl and rrset.from_wildcard() and result.servers[index] \
+                        and self.settings.aggressive_nsec:
+                    remember_wildcard(self.rrsets, self.nsec_index, rrset, part.zone,
+                                      part.proofs, part.ttl)
             elif result.neg_verdict is None:
                 last = result.answer[-1] if result.answer else None
                 target = Name(last.rdatas[0]) if last is not None and \
@@ -901,6 +1039,8 @@ class Resolver:
             self.stats.by_problem[problem] = self.stats.by_problem.get(problem, 0) + 1
             log.info("bogus: %s %s zone %s: %s", qname, type_to_text(qtype), outcome.zone,
                      outcome.reason)
+            self.stats.recent_bogus.append((time.time(), str(qname), type_to_text(qtype),
+                                            str(outcome.zone or ""), str(outcome.reason)))
         else:
             self.stats.insecure += 1
         answer = Answer(qname, qtype, rcode=result.rcode, security=security,

@@ -58,7 +58,9 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"cli"}),
 ]
 # modules counted as part of another component
-ALIASES = {"__main__": "cli"}    # ``python -m resolver`` is the command line
+ALIASES = {"__main__": "cli",     # ``python -m resolver`` is the command line
+           "ui": "api",          # the report page is served by the API, on its port
+           "forward_tls": "configfile"}   # the DoT keys of [[forward]] blocks
 LAYER_OF = {component: index for index, layer in enumerate(LAYERS) for component in layer}
 
 # what the consumers of the service may import from below their own layer: the

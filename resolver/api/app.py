@@ -43,6 +43,8 @@ OPENAPI: Traversable = resources.files("resolver.api").joinpath("openapi.json")
 RESOLVER_KEY: web.AppKey[Resolver] = web.AppKey("resolver", Resolver)
 STATS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("api_stats", dict)
 METRICS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("metrics", CollectorRegistry)
+# workers > 1: the text of /metrics comes from here (the sum over all workers)
+METRICS_SOURCE_KEY: web.AppKey[Callable[[], Awaitable[bytes]]] = web.AppKey("metrics_source")
 # the largest message body of the DKIM routes (``api-max-body``), set by create_app
 MAX_MESSAGE_KEY: web.AppKey[int] = web.AppKey("api_max_body", int)
 HEALTH_KEY: web.AppKey[dict[str, Any]] = web.AppKey("health", dict)
@@ -236,8 +238,9 @@ async def trust_anchors(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[METRICS_KEY]
-    return web.Response(body=render(registry), headers={"Content-Type": CONTENT_TYPE})
+    source = request.app.get(METRICS_SOURCE_KEY)
+    body = render(request.app[METRICS_KEY]) if source is None else await source()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -311,6 +314,11 @@ def create_app(resolver: Resolver, *, allow: list[str] | None = None,
     app.router.add_get("/metrics", metrics)
     from . import mail_routes
     mail_routes.register(app)
+    from . import routes_mtasts  # /v1/mta-sts, /v1/tls-rpt, /v1/tls-policy
+    routes_mtasts.register(app)
+    if resolver.settings.api_ui:
+        from ..ui import routes as ui_routes  # the report page (/ui/), on the same port
+        ui_routes.register(app)
     return app
 
 

@@ -20,9 +20,10 @@ from enum import IntEnum
 from typing import Generic, Protocol, TypeVar
 
 from ..dnssec.status import Reason, Security
+from ..lru import Lru
 from ..wire.name import Name
 from ..wire.rrset import RRset
-from .store import LruStore
+from .slotstore import SlotStore
 
 # Bytes of Python objects around one entry (entry, RRset, Name with its cached forms,
 # lists, the LRU slot and key), measured with tracemalloc: a one-record A RRset with
@@ -51,6 +52,8 @@ class Entry:
     security: Security | None = None      # None: not validated yet
     reason: Reason | None = None
     proofs: tuple[RRset, ...] = ()        # NSEC/NSEC3 proving a wildcard expansion
+    until: float = 0.0                    # the store's expiry and charge (SlotStore)
+    cost: int = 0
 
     def ttl(self, now: float) -> int:
         return max(0, int(self.expires - now))
@@ -67,6 +70,8 @@ class NegEntry:
     expires: float = 0.0
     security: Security | None = None
     reason: Reason | None = None
+    until: float = 0.0                    # the store's expiry and charge (SlotStore)
+    cost: int = 0
 
     def ttl(self, now: float) -> int:
         return max(0, int(self.expires - now))
@@ -74,6 +79,9 @@ class NegEntry:
 
 # What holding one more reference to a shared RRset costs (a tuple or list slot).
 _SHARED_REF = 8
+# One int object per TTL value kept (TTLs above 256 are 28-byte objects, one per
+# cached RRset otherwise); the values in use are few, the memo is bounded anyway
+_TTLS: Lru[int, int] = Lru(4096)
 _ProofKey = tuple[bytes, int, int, tuple[bytes, ...], tuple[bytes, ...]]
 
 
@@ -90,6 +98,7 @@ class ProofPool:
     def __init__(self) -> None:
         self._pool: weakref.WeakValueDictionary[_ProofKey, RRset] = \
             weakref.WeakValueDictionary()
+        self._zones: Lru[bytes, Name] = Lru(4096)
 
     def share(self, rrset: RRset) -> tuple[RRset, int]:
         """The pooled equal of *rrset* and the bytes one more holder costs."""
@@ -99,6 +108,16 @@ class ProofPool:
             return known, _SHARED_REF
         self._pool[key] = rrset
         return rrset, _size(rrset)
+
+    def zone(self, zone: Name | None) -> Name | None:
+        """One Name object per zone for the entries to share: the iterator hands each
+        answer a zone Name of its own (with its label offsets, ~180 bytes)."""
+        if zone is None:
+            return None
+        known = self._zones.get(zone.key)
+        if known is None:
+            known = self._zones.put(zone.key, zone.bare())
+        return known
 
     def __len__(self) -> int:
         return len(self._pool)
@@ -147,6 +166,8 @@ def _size(rrset: RRset) -> int:
 class _Judged(Protocol):
     security: Security | None
     reason: Reason | None
+    until: float
+    cost: int
 
 
 J = TypeVar("J", bound=_Judged)
@@ -156,7 +177,7 @@ class _OwnerKeyed(Generic[J]):
     """What the RRset and negative caches share: a store keyed by (owner key, type)
     whose entries carry a verdict; dropping verdicts and the operator's flushes."""
 
-    store: LruStore[tuple[bytes, int], J]
+    store: SlotStore[tuple[bytes, int], J]
 
     def forget_verdicts(self) -> None:
         """Mark every entry unvalidated (the trust anchors changed): the data stays,
@@ -185,7 +206,7 @@ class _OwnerKeyed(Generic[J]):
 class RRsetCache(_OwnerKeyed["Entry"]):
     def __init__(self, max_bytes: int, now: Callable[[], float], max_ttl: int = 86400,
                  min_ttl: int = 0, pool: ProofPool | None = None) -> None:
-        self.store: LruStore[tuple[bytes, int], Entry] = LruStore(max_bytes, now)
+        self.store: SlotStore[tuple[bytes, int], Entry] = SlotStore(max_bytes, now)
         self.now = now
         self.max_ttl = max_ttl
         self.min_ttl = min_ttl
@@ -222,8 +243,13 @@ class RRsetCache(_OwnerKeyed["Entry"]):
                 shared.append(kept)
                 size += cost
             proofs = tuple(shared)
-        self.store.put(key, Entry(rrset.compact(), now + life, rank, zone, security, reason,
-                                  proofs), now + life, size)
+        compact = rrset.compact()
+        compact.ttl = _TTLS.get(compact.ttl) or _TTLS.put(compact.ttl, compact.ttl)
+        # lists of exactly their length (those filled by appends carry spare slots)
+        compact.rdatas, compact.sigs = list(compact.rdatas), list(compact.sigs)
+        expires = now + life        # one float for the entry and the store
+        self.store.put(key, Entry(compact, expires, rank, self.pool.zone(zone), security,
+                                  reason, proofs), expires, size)
         return True
 
     def set_security(self, rrset: RRset, security: Security, reason: Reason | None,
@@ -267,7 +293,7 @@ class RRsetCache(_OwnerKeyed["Entry"]):
 class NegativeCache(_OwnerKeyed["NegEntry"]):
     def __init__(self, max_bytes: int, now: Callable[[], float], max_ttl: int = 3600,
                  pool: ProofPool | None = None) -> None:
-        self.store: LruStore[tuple[bytes, int], NegEntry] = LruStore(max_bytes, now)
+        self.store: SlotStore[tuple[bytes, int], NegEntry] = SlotStore(max_bytes, now)
         self.now = now
         self.max_ttl = max_ttl
         self.pool = pool if pool is not None else ProofPool()
@@ -283,6 +309,7 @@ class NegativeCache(_OwnerKeyed["NegEntry"]):
         if life == 0:
             return
         entry.expires = self.now() + life
+        entry.zone = self.pool.zone(entry.zone) or entry.zone
         size = _OVERHEAD
         if entry.soa is not None:
             entry.soa, cost = self.pool.share(entry.soa)

@@ -1,36 +1,50 @@
-"""Answers kept past their TTL: serve-stale (RFC 8767) and the prefetch timer.
+"""Answers read back from the caches past their TTL: serve-stale (RFC 8767) and the
+prefetch timer.
 
-Each answer the service gives (never a bogus one) is kept here with when it was
-stored, when its data expires and, for a secure answer, when its first RRSIG does.
-The entry stays readable until ``stale_max`` seconds after its data expired: when
-every server of the zone fails, :meth:`StaleStore.get` hands the service the old
-answer to send with TTL 30 and EDE 3. The same entry tells whether a cache hit falls
-into the last part of the original TTL (:meth:`StaleStore.near_expiry`, prefetch).
+No copy is kept: expired entries stay in place in the RRset and negative caches (the
+stores' grace period, :attr:`resolver.cache.store.LruStore.grace`), misses for the
+iterator's look-ups, until ``stale-max`` passes or LRU pressure evicts them.
+:func:`kept` reassembles the answer to one question from them: the RRset of the
+type asked (with the NSEC/NSEC3 records of a wildcard expansion), or the CNAME
+chain leading to it, or to a denial (its SOA and proofs), with the weakest verdict
+of the parts and when the first of them expires. The service decides what to
+serve from it (TTL 30 and EDE 3, never bogus, AD only inside the RRSIG window);
+:func:`near_expiry` tells whether a hit falls into the last part of the TTL
+(prefetch).
 
-Bounded in approximate bytes, least recently used first (an :class:`LruStore`).
+Pure: reads the caches with ``peek`` (no LRU, counter or expiry change), no I/O,
+the time passed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
+from ..dnssec.status import Reason, Security
+from ..wire.name import Name
 from ..wire.rrset import RRset
-from .store import LruStore
+from ..wire.types import Rcode, RRType
+from .rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 _MASK = 0xFFFFFFFF
 _HALF = 1 << 31
+# CNAME links followed at most when reading an answer back (the iterator's own limit
+# stopped longer chains before they were answered)
+MAX_LINKS = 12
 
 
 @dataclass(slots=True)
-class Kept(Generic[V]):
-    stored: float              # when the answer was first kept with this expiry
-    expires: float             # when its data expires (stale from then on)
-    sig_until: float | None    # when its first RRSIG expires (None: no RRSIG)
-    value: V
+class Kept:
+    """The answer the caches still hold for one question (built on demand)."""
+
+    rcode: int
+    answer: list[RRset]          # the stored RRsets (TTLs as stored, not aged)
+    authority: list[RRset]
+    security: Security | None    # the weakest verdict of the parts; None: one unjudged
+    reason: Reason | None
+    expires: float               # when the first part expires (stale from then on)
+    life: float                  # the TTL that part was stored with (about)
 
 
 def signatures_end(rrsets: Iterable[RRset], now: float) -> float | None:
@@ -48,55 +62,83 @@ def signatures_end(rrsets: Iterable[RRset], now: float) -> float | None:
     return min(ends) if ends else None
 
 
-def answer_size(rrsets: Iterable[RRset]) -> int:
-    """Approximate bytes an answer of *rrsets* holds alive."""
-    return 300 + sum(200 + sum(len(d) + 60 for d in r.rdatas) + sum(len(s) + 40 for s in r.sigs)
-                     for r in rrsets)
+def kept(rrsets: RRsetCache, negative: NegativeCache, qname: Name, qtype: int,
+         now: float, window: float, max_cnames: int = MAX_LINKS) -> Kept | None:
+    """The answer to (*qname*, *qtype*) from entries alive or expired less than
+    *window* seconds ago; None when a part is missing (evicted, too old, a DNAME
+    step, a CNAME loop, more than *max_cnames* CNAMEs, a denial without SOA)."""
+    answer: list[RRset] = []
+    proofs: list[RRset] = []        # of wildcard expansions along the way
+    parts: list[Entry | NegEntry] = []
+    lives: list[float] = []
+    seen: set[bytes] = set()
+    name = qname
+    for _ in range(min(max_cnames, MAX_LINKS) + 1):
+        if name.key in seen:
+            return None
+        seen.add(name.key)
+        entry = _entry(rrsets, name, qtype, now, window)
+        if entry is not None:
+            answer.append(entry.rrset)
+            parts.append(entry)
+            lives.append(_life(entry.rrset.ttl, rrsets))
+            proofs.extend(entry.proofs)
+            return _combine(Rcode.NOERROR, answer, proofs, parts, lives)
+        cname = None if qtype == RRType.CNAME else \
+            _entry(rrsets, name, RRType.CNAME, now, window)
+        if cname is not None:
+            answer.append(cname.rrset)
+            parts.append(cname)
+            lives.append(_life(cname.rrset.ttl, rrsets))
+            proofs.extend(cname.proofs)
+            name = Name(cname.rrset.rdatas[0])
+            continue
+        neg = _denial(negative, name, qtype, now, window)
+        if neg is None or neg.soa is None:
+            return None
+        parts.append(neg)
+        lives.append(min(float(negative.max_ttl), neg.soa.ttl))
+        return _combine(neg.rcode, answer, [neg.soa, *neg.proofs, *proofs], parts, lives)
+    return None
 
 
-class StaleStore(Generic[K, V]):
-    def __init__(self, max_bytes: int, now: Callable[[], float], stale_max: float) -> None:
-        self.store: LruStore[K, Kept[V]] = LruStore(max_bytes, now)
-        self.now = now
-        self.stale_max = stale_max
+def near_expiry(found: Kept, now: float, fraction: float) -> bool:
+    """Whether *found* is alive and in the last *fraction* of the TTL it was stored
+    with."""
+    return found.expires - found.life * fraction <= now < found.expires
 
-    def put(self, key: K, value: V, ttl: float, size: int,
-            sig_until: float | None = None) -> None:
-        """Keep *value* for *ttl* seconds, and readable as stale ``stale_max`` more. The
-        same answer read from the cache again (same expiry) keeps its first entry, so
-        the original TTL stays known."""
-        now = self.now()
-        expires = now + ttl
-        old = self.store.peek(key)
-        if old is not None and abs(old[1].expires - expires) < 2 and old[1].expires > now:
-            return
-        self.store.put(key, Kept(now, expires, sig_until, value), expires + self.stale_max,
-                       size)
 
-    def get(self, key: K) -> Kept[V] | None:
-        """The entry under *key*, alive or stale (expired up to ``stale_max`` ago)."""
-        return self.store.get(key)
+def _entry(rrsets: RRsetCache, name: Name, rtype: int, now: float,
+           window: float) -> Entry | None:
+    found = rrsets.store.peek((name.key, rtype))
+    if found is None:
+        return None
+    entry = found[1]
+    if entry.rank < Rank.ANSWER or not entry.rrset.rdatas or entry.expires + window <= now:
+        return None
+    return entry
 
-    def has(self, key: K) -> bool:
-        """Whether :meth:`get` would find an entry (no LRU or counter change)."""
-        found = self.store.peek(key)
-        return found is not None and self.now() < found[0]
 
-    def near_expiry(self, key: K, fraction: float) -> bool:
-        """Whether the entry under *key* is alive and in the last *fraction* of the TTL
-        it was stored with."""
-        found = self.store.peek(key)
-        if found is None:
-            return False
-        kept = found[1]
-        now = self.now()
-        return kept.expires - (kept.expires - kept.stored) * fraction <= now < kept.expires
+def _denial(negative: NegativeCache, name: Name, qtype: int, now: float,
+            window: float) -> NegEntry | None:
+    for key in ((name.key, NXDOMAIN_TYPE), (name.key, qtype)):
+        found = negative.store.peek(key)
+        if found is not None and found[1].expires + window > now:
+            return found[1]
+    return None
 
-    def delete(self, key: K) -> None:
-        self.store.delete(key)
 
-    def clear(self) -> None:
-        self.store.clear()
+def _life(ttl: int, rrsets: RRsetCache) -> float:
+    return float(max(rrsets.min_ttl, min(rrsets.max_ttl, ttl)))
 
-    def __len__(self) -> int:
-        return len(self.store)
+
+def _combine(rcode: int, answer: list[RRset], authority: list[RRset],
+             parts: list[Entry | NegEntry], lives: list[float]) -> Kept:
+    first = min(range(len(parts)), key=lambda i: parts[i].expires)
+    security: Security | None = None
+    reason: Reason | None = None
+    if all(p.security is not None for p in parts):
+        weakest = min(parts, key=lambda p: p.security or 0)
+        security, reason = weakest.security, weakest.reason
+    return Kept(rcode, answer, authority, security, reason, parts[first].expires,
+                lives[first])

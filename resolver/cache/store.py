@@ -1,8 +1,11 @@
 """A size-bounded LRU map with per-entry expiry, measured in approximate bytes.
 
-Expiry is checked on read (an expired entry is a miss and is dropped); when the
-byte budget is exceeded the least recently used entries go first. Not thread-safe:
-everything runs on the event loop.
+Expiry is checked on read: an expired entry is a miss. It is dropped then, unless
+the store has a *grace* period (serve-stale, RFC 8767): an entry expired less than
+``grace`` seconds ago stays in place, a miss for :meth:`LruStore.get` but readable
+with :meth:`LruStore.peek`, until the grace period ends or LRU pressure evicts it (a
+miss does not refresh its place). When the byte budget is exceeded the least
+recently used entries go first. Not thread-safe: everything runs on the event loop.
 """
 
 from __future__ import annotations
@@ -11,12 +14,24 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from ..lru import Lru
+
 K = TypeVar("K")
 V = TypeVar("V")
+# One int object per distinct entry size (sizes above 256 are objects of 28 bytes
+# each otherwise, one per entry); the memo is bounded (a size dropped from it lives
+# on in its entries).
+_SIZES: Lru[int, int] = Lru(4096)
+
+
+def intern_size(size: int) -> int:
+    """*size* as the one int object of its value that the stores share."""
+    return _SIZES.get(size) or _SIZES.put(size, size)
 
 
 class LruStore(Generic[K, V]):
-    __slots__ = ("max_bytes", "bytes", "_data", "_now", "evictions", "hits", "misses")
+    __slots__ = ("max_bytes", "bytes", "_data", "_now", "evictions", "hits", "misses",
+                 "grace")
 
     def __init__(self, max_bytes: int, now: Callable[[], float]) -> None:
         self.max_bytes = max_bytes
@@ -26,16 +41,23 @@ class LruStore(Generic[K, V]):
         self.evictions = 0
         self.hits = 0
         self.misses = 0
+        # seconds an expired entry stays readable by peek (serve-stale); 0: dropped
+        self.grace = 0.0
 
-    def get(self, key: K) -> V | None:
+    def get(self, key: K, now: float | None = None) -> V | None:
+        """The live entry under *key* (made the most recent), or None. *now*: the
+        time, when the caller has just read the store's clock."""
         item = self._data.get(key)
         if item is None:
             self.misses += 1
             return None
         expires, size, value = item
-        if expires <= self._now():
-            del self._data[key]
-            self.bytes -= size
+        if now is None:
+            now = self._now()
+        if expires <= now:
+            if self.grace <= 0 or expires + self.grace <= now:
+                del self._data[key]
+                self.bytes -= size
             self.misses += 1
             return None
         self._data.move_to_end(key)
@@ -48,6 +70,7 @@ class LruStore(Generic[K, V]):
         return None if item is None else (item[0], item[2])
 
     def put(self, key: K, value: V, expires: float, size: int) -> None:
+        size = intern_size(size)
         old = self._data.pop(key, None)
         if old is not None:
             self.bytes -= old[1]
@@ -85,8 +108,8 @@ class LruStore(Generic[K, V]):
         return sum(1 for _, expires in dead if expires > now)
 
     def sweep(self) -> int:
-        """Drop expired entries; returns how many."""
-        now = self._now()
+        """Drop expired entries (those in their grace period stay); returns how many."""
+        now = self._now() - self.grace
         dead = [k for k, (exp, _, _) in self._data.items() if exp <= now]
         for key in dead:
             self.delete(key)

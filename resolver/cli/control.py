@@ -117,6 +117,13 @@ def _status_text(result: dict[str, Any]) -> list[str]:
     lines.append(f"upstream       {up['servers_known']} servers known, {up['queries']} "
                  f"answers from upstream, {up['failures_cached']} failures remembered"
                  + (f", {int(timeouts)} timeouts" if timeouts is not None else ""))
+    if result.get("workers"):      # workers > 1: the caches and upstream above are worker 0's
+        lines.append("workers        (caches and upstream above: worker 0)")
+        for w in result["workers"]:
+            lines.append(f"  worker {w['worker']:<3} pid {w['pid']}, "
+                         f"{'up' if w['up'] else 'DOWN'}, restarted {w['restarts']} times"
+                         + (f", uptime {_span(float(w['uptime']))}" if w.get("uptime")
+                            is not None else ""))
     return lines
 
 

@@ -55,7 +55,7 @@ def _show(title: str, name: str, rtype: str, cd: bool, reply: wm.Message) -> Non
 DKIM_KEY = Path("keys", "dkim-sel1.secure.example.pem")   # within the hierarchy folder
 
 
-async def _demo(zones: Path) -> int:
+async def _demo(zones: Path, wait: float = 0.0) -> int:
     from ..config import Settings
     from ..iterate.transport import NetTransport, UpstreamError
     from ..server.listener import DnsServer
@@ -92,7 +92,7 @@ async def _demo(zones: Path) -> int:
                 failures += 1
                 continue
             _show(title, name, rtype, cd, reply)
-        await _mail_tour(resolver, zones / DKIM_KEY)
+        await _mail_tour(resolver, zones / DKIM_KEY, wait)
         for _, name, rtype, cd in TOUR:   # again: now from the answer cache
             query = wm.make_query(Name.from_text(name), type_from_text(rtype), rd=True, cd=cd,
                                   do=True)
@@ -105,9 +105,10 @@ async def _demo(zones: Path) -> int:
     return 1 if failures else 0
 
 
-async def _mail_tour(resolver: Any, dkim_key: Path) -> None:
+async def _mail_tour(resolver: Any, dkim_key: Path, wait: float = 0.0) -> None:
     """The helper API on the same resolver: DANE, SMIMEA, SPF and DKIM (messages
-    signed with *dkim_key*, the private half of ``sel1._domainkey.secure.example``)."""
+    signed with *dkim_key*, the private half of ``sel1._domainkey.secure.example``),
+    and the URL of the report page of a bogus domain (kept up *wait* seconds)."""
     import aiohttp
     from cryptography.hazmat.primitives import serialization
 
@@ -150,6 +151,16 @@ async def _mail_tour(resolver: Any, dkim_key: Path) -> None:
             for sig in body.get("signatures", body.get("results", [])):
                 print(f"\n-- DKIM signature d={sig.get('domain')} s={sig.get('selector')}: "
                       f"{sig.get('result')} (key {sig.get('key_security')})")
+            async with http.get(f"{base}/ui/domain/bad-ds.example") as r:
+                shown = r.status
+        print(f"\n-- the report page of a bogus domain (HTTP {shown}): "
+              f"{base}/ui/domain/bad-ds.example")
+        if wait > 0:
+            print(f"   (up for {wait:g} s: open it in a browser; Ctrl-C ends the demo)",
+                  flush=True)
+            await asyncio.sleep(wait)
+        else:
+            print("   (the demo stops now: `python -m resolver demo --wait 600` keeps it up)")
     finally:
         await runner.cleanup()
 
@@ -175,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_demo(zones))
+    return asyncio.run(_demo(zones, args.wait))
 
 
 def add_parser(sub: Any) -> None:
@@ -187,4 +198,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--zones", type=Path, metavar="DIR",
                    help="the hierarchy folder: manifest.tsv, the zone files it names and "
                         "keys/ (default: the copy the package carries)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="keep the test network, resolver and API (with the report page) "
+                        "up this long after the tour (default: stop at once)")
     p.set_defaults(func=run)

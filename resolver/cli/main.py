@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import control, demo, logs, mailcli, query, serve, testnet, zone_check
+from . import control, demo, logs, mailcli, query, serve, testnet, tlscli, zone_check
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (serve, query, zone_check, testnet, demo, mailcli, control):
+    for module in (serve, query, zone_check, testnet, demo, mailcli, tlscli, control):
         module.add_parser(sub)
     for command in sub.choices.values():    # -v/-q after the command too
         command.add_argument("-v", "--verbose", action="count", default=0,

@@ -59,6 +59,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "metrics", None):
         settings.metrics = None if args.metrics == "off" else parse_listen(args.metrics, 9153,
                                                                            "--metrics")
+    if getattr(args, "milter", None):
+        settings.milter = None if args.milter == "off" else parse_listen(args.milter, 8891,
+                                                                         "--milter")
+    if getattr(args, "tls_policy", None):
+        settings.tls_policy = None if args.tls_policy == "off" else parse_listen(
+            args.tls_policy, 8461, "--tls-policy")
+    if getattr(args, "mta_sts_ca_file", None):
+        settings.mta_sts_ca_file = args.mta_sts_ca_file
+    if getattr(args, "mta_sts_port", None) is not None:
+        if not 0 < args.mta_sts_port <= 65535:
+            raise ConfigError("--mta-sts-port: expected a port number (1-65535)")
+        settings.mta_sts_port = args.mta_sts_port
     if getattr(args, "auto_trust_anchor_file", None):
         settings.auto_trust_anchor_file = args.auto_trust_anchor_file
     if getattr(args, "control_socket", None):
@@ -69,6 +81,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for dest in ("tls_cert", "tls_key", "ratelimit_action"):
         if getattr(args, dest, None):
             setattr(settings, dest, getattr(args, dest))
+    if getattr(args, "workers", None) is not None:
+        from ..configfile import apply
+        apply(settings, {"workers": args.workers}, "--workers")
+    if getattr(args, "cachedb", None):
+        from ..configfile import apply as apply_cachedb
+        apply_cachedb(settings, {"cachedb": args.cachedb}, "--cachedb")
     for dest in ("ratelimit_per_client", "ratelimit"):
         if getattr(args, dest, None) is not None:
             if getattr(args, dest) < 0:
@@ -238,12 +256,16 @@ async def _listen_extra(start: Any, flag: str, address: tuple[str, int]) -> Any:
                                      f"{bind_problem(exc)}") from exc
 
 
-async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+async def _serve(settings: Settings, args: argparse.Namespace, worker: Any = None) -> int:
+    """Serve until SIGTERM; *worker* is a :class:`resolver.cli.worker.Role` when this
+    process is one of several (``workers``): its hooks hand in the sockets."""
     from ..server.listener import DnsServer
     from ..service import Resolver
 
     resolver = Resolver(settings)
     server = DnsServer(resolver, settings)
+    if worker is not None:
+        worker.prepare(resolver, server)    # the supervisor's sockets
     runners = []
     control = None
     try:
@@ -252,6 +274,8 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
             from ..api.app import create_app, create_metrics_app, start_api
         if settings.api is not None:
             app = create_app(resolver, allow=settings.api_allow, server=server)
+            if worker is not None:
+                worker.adapt_api(app)       # /metrics: all workers
             runners.append(await _listen_extra(partial(start_api, app, *settings.api),
                                                "--api", settings.api))
         if settings.metrics is not None:
@@ -259,7 +283,20 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
             runners.append(await _listen_extra(partial(start_api, metrics_app,
                                                        *settings.metrics),
                                                "--metrics", settings.metrics))
+        if settings.milter is not None:
+            from ..mail.milter import milter_from_settings
+            milter = milter_from_settings(resolver, settings)
+            await _listen_extra(milter.start, "--milter", settings.milter)
+            runners.append(milter)
+        if settings.tls_policy is not None:
+            from ..mail.socketmap import socketmap_from_settings
+            policy_map = socketmap_from_settings(resolver, settings)
+            await _listen_extra(partial(policy_map.start, *settings.tls_policy),
+                                "--tls-policy", settings.tls_policy)
+            runners.append(policy_map)
         control = await _start_control(settings, args, resolver, server)
+        if worker is not None:
+            runners.append(await worker.start(resolver, server))
         if settings.user is not None:    # the ports are bound: no more need for root
             drop_privileges(settings.user)
     except (OSError, PrivilegeError) as exc:
@@ -289,6 +326,10 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
         where += f"; API http://{settings.api[0]}:{settings.api[1]}/"
     if settings.metrics is not None:
         where += f"; metrics http://{settings.metrics[0]}:{settings.metrics[1]}/metrics"
+    if settings.milter is not None:
+        where += f"; milter {settings.milter[0]}:{settings.milter[1]}"
+    if settings.tls_policy is not None:
+        where += f"; TLS policy map {settings.tls_policy[0]}:{policy_map.bound[0][1]}"
     if control is not None:
         where += f"; control {settings.control_socket}"
     mode = "validating" if settings.validate else "NOT validating"
@@ -306,6 +347,7 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     for runner in runners:
         await runner.cleanup()
     await server.stop()
+    await resolver.close()      # the writes to the shared cache (cachedb) still pending
     return 0
 
 
@@ -337,6 +379,11 @@ def run(args: argparse.Namespace) -> int:
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - optional speed-up
         runner = asyncio.run
+    if settings.workers != 1:
+        from ..server.sockets import worker_count
+        from .supervisor import run_supervisor
+        if worker_count(settings.workers) > 1:
+            return run_supervisor(settings, args)
     try:
         result: int = runner(_serve(settings, args))
     except (ValueError, OSError) as exc:
@@ -355,6 +402,14 @@ def add_parser(sub: Any) -> None:
                    help="HTTP API address (default 127.0.0.1:8053; 'off' for none)")
     p.add_argument("--metrics", metavar="ADDR:PORT",
                    help="also serve /metrics on its own address (it is always on the API)")
+    p.add_argument("--milter", metavar="ADDR:PORT",
+                   help="inbound mail filter for Postfix/Sendmail (SPF, DKIM, DMARC; off)")
+    p.add_argument("--tls-policy", metavar="ADDR:PORT",
+                   help="Postfix TLS policy socketmap (DANE, MTA-STS; port 8461; off)")
+    p.add_argument("--mta-sts-ca-file", type=Path, metavar="FILE",
+                   help="CA certificates for MTA-STS policy hosts (default: system store)")
+    p.add_argument("--mta-sts-port", type=int, metavar="PORT",
+                   help="HTTPS port of MTA-STS policy hosts (default 443; for tests)")
     p.add_argument("--query-log", action="store_true", help="log one line per client query")
     p.add_argument("--no-metrics", action="store_true",
                    help="count nothing (only to measure what counting costs)")
@@ -371,5 +426,11 @@ def add_parser(sub: Any) -> None:
                    help="what a query over --ratelimit-per-client gets (default tc: TC=1)")
     p.add_argument("--ratelimit", type=float, metavar="QPS",
                    help="upstream queries per second per zone (default 0: off)")
+    p.add_argument("--cachedb", metavar="URL",
+                   help="shared cache on Redis: redis://HOST:PORT/DB or unix:///PATH "
+                        "(default: none)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="serving processes sharing the ports (default 0: one per usable "
+                        "core, at most 8; 1: a single process)")
     add_resolver_options(p)
     p.set_defaults(func=run)

@@ -15,14 +15,19 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from ..testnet.hierarchy import build, default_zones_dir
+    from ..testnet.https import PolicyServer
     from ..testnet.network import TestNetwork
 
+    policies: PolicyServer | None = None
     try:
         if args.map:
             network = TestNetwork.from_map(args.map, args.zone_dir, args.port)
         else:
             zones_dir = args.zones_dir or default_zones_dir()
             network = build(zones_dir, port=args.port).network
+            if args.mta_sts_port != -1:     # the policies of sts.example's domains
+                policies = PolicyServer(port=args.mta_sts_port,
+                                        certs_dir=zones_dir / "certs")
     except (OSError, ValueError) as exc:
         print(f"testnet: {exc}", file=sys.stderr)
         return 2
@@ -35,9 +40,21 @@ def run(args: argparse.Namespace) -> int:
               f"{', '.join(sorted(network.servers))} port {network.port}", flush=True)
         print(f"root hints: {paths['hints']}  trust anchor: {paths['ds']} "
               f"(DNSKEY form: {paths['key']})", flush=True)
+        serving = None
+        if policies is not None:
+            try:
+                await policies.start()
+                serving = policies
+                print(f"MTA-STS policies: https://{policies.address}:{policies.port}/ "
+                      f"(serve --mta-sts-port {policies.port} --mta-sts-ca-file "
+                      f"{policies.ca_file})", flush=True)
+            except (OSError, ValueError) as exc:     # the DNS side still works without it
+                print(f"testnet: no MTA-STS policy server: {exc}", file=sys.stderr)
         try:
             await asyncio.Event().wait()
         finally:
+            if serving is not None:
+                await serving.stop()
             await network.stop()
 
     logging.getLogger("resolver.testnet.server").setLevel(logging.INFO)
@@ -57,4 +74,7 @@ def add_parser(sub: Any) -> None:
     tn.add_argument("--zone-dir", type=Path, help="where the map's files are")
     tn.add_argument("--port", type=int, default=0, help="port for every server (default: random)")
     tn.add_argument("--out", type=Path, help="where to write root.hints, root.ds, root.key")
+    tn.add_argument("--mta-sts-port", type=int, default=0, metavar="PORT",
+                    help="port of the MTA-STS policy server on 127.0.0.28 (default: random; "
+                         "-1: none)")
     tn.set_defaults(func=run)

@@ -26,7 +26,8 @@ from ..wire.types import RRType, type_to_text
 from .budget import Budget
 from .status import Problem, Security, Verdict
 
-if TYPE_CHECKING:      # nsec3 imports this module
+if TYPE_CHECKING:      # nsec and nsec3 import this module
+    from .nsec import NsecMemo
     from .nsec3 import Nsec3Memo
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ def prove_denial(kind: DenialKind, qname: Name, qtype: int, zone: Name,
                  authority_rrsets: Iterable[RRset], limits: Limits | None = None,
                  budget: Budget | None = None, *,
                  wildcard_labels: int | None = None, explain: bool = True,
-                 nsec3_memo: Nsec3Memo | None = None) -> DenialResult:
+                 nsec3_memo: Nsec3Memo | None = None,
+                 nsec_memo: NsecMemo | None = None) -> DenialResult:
     """Prove *kind* for (qname, qtype) from the NSEC or NSEC3 RRsets among
     *authority_rrsets* (other types are ignored), all signed by *zone*.
 
@@ -130,7 +132,7 @@ def prove_denial(kind: DenialKind, qname: Name, qtype: int, zone: Name,
     A response with both (a zone changing its denial method) gets both tried and the
     stronger result is returned. *limits* and *budget* apply to NSEC3 only, as does
     *nsec3_memo*, the caller's memo of decoded NSEC3 RRsets (:func:`~.nsec3.nsec3_memo`;
-    None: decode every time).
+    None: decode every time); *nsec_memo* the same for NSEC (:func:`~.nsec.nsec_memo`).
     Raises ValueError for WILDCARD without *wildcard_labels*. With *explain* off the
     result carries no steps (only the verdict, whose reason keeps the detail).
     """
@@ -140,7 +142,7 @@ def prove_denial(kind: DenialKind, qname: Name, qtype: int, zone: Name,
     results: list[DenialResult] = []
     if nsecs:
         results.append(_dispatch_nsec(kind, qname, qtype, zone, nsecs, wildcard_labels,
-                                      explain))
+                                      explain, nsec_memo))
     if nsec3s and not (results and results[0].secure):
         results.append(_dispatch_nsec3(kind, qname, qtype, zone, nsec3s, limits,
                                        budget, wildcard_labels, explain, nsec3_memo))
@@ -154,17 +156,18 @@ def _wildcard_labels(labels: int | None) -> int:
 
 
 def _dispatch_nsec(kind: DenialKind, qname: Name, qtype: int, zone: Name,
-                   rrsets: list[RRset], labels: int | None, explain: bool) -> DenialResult:
+                   rrsets: list[RRset], labels: int | None, explain: bool,
+                   memo: NsecMemo | None = None) -> DenialResult:
     from . import nsec  # here, not at the top: nsec imports this module
 
     if kind == DenialKind.NXDOMAIN:
-        return nsec.prove_nxdomain(qname, zone, rrsets, explain=explain)
+        return nsec.prove_nxdomain(qname, zone, rrsets, explain=explain, memo=memo)
     if kind == DenialKind.WILDCARD:
         return nsec.prove_wildcard(qname, _wildcard_labels(labels), zone, rrsets,
-                                   explain=explain)
+                                   explain=explain, memo=memo)
     if kind == DenialKind.NO_DS:
-        return nsec.prove_no_ds(qname, zone, rrsets, explain=explain)
-    return nsec.prove_nodata(qname, qtype, zone, rrsets, explain=explain)
+        return nsec.prove_no_ds(qname, zone, rrsets, explain=explain, memo=memo)
+    return nsec.prove_nodata(qname, qtype, zone, rrsets, explain=explain, memo=memo)
 
 
 def _dispatch_nsec3(kind: DenialKind, qname: Name, qtype: int, zone: Name,

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
 
+from ..lru import Lru
 from ..wire.name import Name
 from ..wire.rdata import NSEC, RdataError, decode
 from ..wire.rrset import RRset
@@ -122,12 +124,39 @@ def _usable(rrset: RRset, zone: Name, steps: Steps) -> _Nsec | None:
     return _Nsec(owner, rd.next, rd.types)
 
 
-def _collect(rrsets: Iterable[RRset], zone: Name, steps: Steps) -> list[_Nsec]:
+# The same NSEC records come back with every wildcard answer and denial of a zone:
+# their decoded, usable form is kept by the caller (the dnssec modules keep no state).
+NsecMemo: TypeAlias = Lru[tuple[bytes, bytes, tuple[bytes, ...], tuple[bytes, ...]], _Nsec]
+NSEC_MEMO_SIZE = 4096
+
+
+def nsec_memo(size: int = NSEC_MEMO_SIZE) -> NsecMemo:
+    """An empty memo of usable NSEC records for the proofs' ``memo`` argument (LRU)."""
+    return Lru(size)
+
+
+def _usable_memo(rrset: RRset, zone: Name, steps: Steps, memo: NsecMemo | None) -> _Nsec | None:
+    """:func:`_usable` through *memo*: only usable records are kept (a refused one is
+    judged, and traced, every time), keyed by everything the judgement reads."""
+    if memo is None:
+        return _usable(rrset, zone, steps)
+    key = (zone.key, rrset.name.key, tuple(rrset.rdatas), tuple(rrset.sigs))
+    known = memo.use(key)
+    if known is not None:
+        return known
+    nsec = _usable(rrset, zone, steps)
+    if nsec is not None:
+        memo[key] = nsec
+    return nsec
+
+
+def _collect(rrsets: Iterable[RRset], zone: Name, steps: Steps,
+             memo: NsecMemo | None = None) -> list[_Nsec]:
     out = []
     for rs in rrsets:
         if rs.rtype != RRType.NSEC:
             continue
-        nsec = _usable(rs, zone, steps)
+        nsec = _usable_memo(rs, zone, steps, memo)
         if nsec is not None:
             out.append(nsec)
     return out
@@ -174,12 +203,13 @@ def _closest_encloser(name: Name, nsec: _Nsec) -> Name:
 
 
 def _start(kind: DenialKind, qname: Name, zone: Name, rrsets: Iterable[RRset],
-           explain: bool) -> tuple[list[_Nsec], Steps, DenialResult | None]:
+           explain: bool, memo: NsecMemo | None = None
+           ) -> tuple[list[_Nsec], Steps, DenialResult | None]:
     steps = Steps(explain)
     if not qname.is_subdomain(zone):
         return [], steps, denied(kind, steps, Problem.NSEC_BAD_PROOF,
                                  f"{qname} is not in the zone {zone}")
-    nsecs = _collect(rrsets, zone, steps)
+    nsecs = _collect(rrsets, zone, steps, memo)
     if not nsecs:
         return [], steps, denied(kind, steps, missing_problem(kind), "no usable NSEC records")
     return nsecs, steps, None
@@ -193,12 +223,12 @@ def _secure(kind: DenialKind, steps: Steps, ce: Name | None = None) -> DenialRes
 # the proofs
 
 def prove_nxdomain(qname: Name, zone: Name, rrsets: Iterable[RRset], *,
-                   explain: bool = True) -> DenialResult:
+                   explain: bool = True, memo: NsecMemo | None = None) -> DenialResult:
     """Name error (RFC 4035 s5.4, s3.1.3.2): an NSEC covers QNAME, and an NSEC covers
     the wildcard at the closest encloser derived from the first one. Fails when QNAME
     has an NSEC of its own or is an empty non-terminal, or the wildcard exists."""
     kind = DenialKind.NXDOMAIN
-    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain)
+    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain, memo)
     if failed is not None:
         return failed
     exists = _shows_existence(nsecs, qname)
@@ -237,7 +267,7 @@ def _nodata_at(nsec: _Nsec, name: Name, qtype: int, zone: Name) -> str | None:
 
 
 def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset], *,
-                 explain: bool = True) -> DenialResult:
+                 explain: bool = True, memo: NsecMemo | None = None) -> DenialResult:
     """No data (RFC 4035 s5.4, s3.1.3.1, s3.1.3.4). One of:
 
     - an NSEC at QNAME whose bitmap lacks QTYPE and CNAME (kind NODATA), with the
@@ -248,7 +278,7 @@ def prove_nodata(qname: Name, qtype: int, zone: Name, rrsets: Iterable[RRset], *
       bitmap lacks QTYPE and CNAME (kind WILDCARD_NODATA).
     """
     kind = DenialKind.NODATA
-    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain)
+    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain, memo)
     if failed is not None:
         return failed
     own = _matching(nsecs, qname)
@@ -294,14 +324,14 @@ def _wildcard_nodata(nsecs: list[_Nsec], qname: Name, qtype: int, zone: Name, co
 
 
 def prove_wildcard(qname: Name, labels: int, zone: Name, rrsets: Iterable[RRset], *,
-                   explain: bool = True) -> DenialResult:
+                   explain: bool = True, memo: NsecMemo | None = None) -> DenialResult:
     """A wildcard answer (RFC 4035 s5.3.4): the answer's RRSIG has *labels* labels,
     fewer than QNAME, so it was synthesised from ``*.<closest encloser>``, where the
     closest encloser is QNAME cut to *labels* labels. An NSEC must cover QNAME and
     derive that same closest encloser, which proves that the next closer name (and so
     QNAME) does not exist."""
     kind = DenialKind.WILDCARD
-    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain)
+    nsecs, steps, failed = _start(kind, qname, zone, rrsets, explain, memo)
     if failed is not None:
         return failed
     if not len(zone) <= labels < qname.label_count:
@@ -323,13 +353,13 @@ def prove_wildcard(qname: Name, labels: int, zone: Name, rrsets: Iterable[RRset]
 
 
 def prove_no_ds(delegation: Name, zone: Name, rrsets: Iterable[RRset], *,
-                explain: bool = True) -> DenialResult:
+                explain: bool = True, memo: NsecMemo | None = None) -> DenialResult:
     """An insecure delegation (RFC 4035 s5.2, RFC 6840 s4.4): the parent's NSEC at the
     delegation has NS set and DS and SOA clear. SECURE means the absence of DS is
     proven, so the child zone is insecure. (For a DS query that may land on an empty
     non-terminal rather than a delegation, use :func:`prove_nodata` with DS.)"""
     kind = DenialKind.NO_DS
-    nsecs, steps, failed = _start(kind, delegation, zone, rrsets, explain)
+    nsecs, steps, failed = _start(kind, delegation, zone, rrsets, explain, memo)
     if failed is not None:
         return failed
     if not delegation.is_strict_subdomain(zone):

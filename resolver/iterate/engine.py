@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ..answer import IterResult
 from ..cache.nsec_index import NsecIndex
 from ..cache.rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
+from ..cache.wildcard_synth import synthesise_wildcard
 from ..config import IterLimits, Settings
 from ..counters import Counters
 from ..dnssec.status import Verdict
@@ -36,6 +37,7 @@ from ..wire.types import TC, Rcode, RRType, rcode_to_text, type_to_text
 from .hints import Hints
 from .infra import Infra
 from .scrub import Classified, Kind, classify, synthesize_cname
+from .shared import CACHE, NETWORK, SHARED, SharedCache, Steps
 from .transport import Server, SpoofSuspected, Transport, UpstreamError, UpstreamTimeout
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class QueryState:
     last_server: str | None = None     # the server that gave the last usable reply
     # zones whose delegation was asked of the parent again (Iterator._other_side)
     parent_asked: set[bytes] = field(default_factory=set)
+    # cachedb (issue 18): what each top-level look-up added, stored once validated
+    shared: Steps = field(default_factory=Steps)
 
     def take_fresh(self, name: Name, qtype: int) -> bool:
         """Whether this look-up of *name* must go to the network (its cached data,
@@ -156,6 +160,8 @@ class Iterator:
         self.ds_denials: DsDenials | None = None   # None: CNAME responses give no DS denials
         # validated NSEC records (RFC 8198), set by the service when aggressive-nsec is on
         self.nsec_index: NsecIndex | None = None
+        # the shared cache on Redis (cachedb), set by the service when configured
+        self.shared: SharedCache | None = None
 
     # ------------------------------------------------------------------ public
     def new_state(self) -> QueryState:
@@ -186,13 +192,24 @@ class Iterator:
         NSEC/NSEC3 proofs of a referral (they have no SOA to give a client)."""
         result = IterResult()
         current = qname
+        shared = self.shared
         for _ in range(self.limits.cname_chain + 1):
-            if state.take_fresh(current, qtype):   # asked again after a bogus answer
+            start = (len(result.answer), len(result.proofs)) if shared is not None else (0, 0)
+            fresh = state.take_fresh(current, qtype)   # asked again after a bogus answer
+            if fresh:
                 hit, target = False, None
             else:
                 hit, target = self._from_cache(current, qtype, result, validating)
+            source = CACHE
+            if not hit and not fresh and shared is not None:   # cachedb: Redis next
+                hit, target = await self._from_shared(shared, current, qtype, result,
+                                                      validating)
+                source = SHARED
             if not hit:
                 target = await self._iterate(current, qtype, state, depth, result)
+                source = NETWORK
+            if shared is not None and depth == 0:
+                shared.record(state.shared, current, qtype, result, start, target, source)
             # every link counts, also several from one packet or from the cache
             owners = {rs.name.key for rs in result.answer if rs.rtype == RRType.CNAME}
             if target is not None and (target.key in owners or target.key == qname.key):
@@ -234,10 +251,37 @@ class Iterator:
             synth = self.nsec_index.lookup(name, qtype)
             if synth is not None:
                 self._negative_result(result, synth, now)
-                self.counters.inc("aggressive_nsec", (
+                nsec3 = bool(synth.proofs) and synth.proofs[0].rtype == RRType.NSEC3
+                self.counters.inc("aggressive_nsec3" if nsec3 else "aggressive_nsec", (
                     "nxdomain" if synth.rcode == Rcode.NXDOMAIN else "nodata",))
                 return True, None
+            # RFC 8198 s5.3: a cached secure wildcard, expanded; the validator judges it
+            wild = synthesise_wildcard(self.nsec_index, self.rrsets, name, qtype, now)
+            if wild is not None:
+                result.add(wild.rrset, wild.zone)
+                _add_proofs(result, wild.proofs)
+                self.counters.inc("aggressive_nsec3" if wild.proofs[0].rtype == RRType.NSEC3
+                                  else "aggressive_nsec", ("wildcard",))
+                return True, None
         return False, None
+
+    async def _from_shared(self, shared: SharedCache, name: Name, qtype: int,
+                           result: IterResult, validating: bool) -> tuple[bool, Name | None]:
+        """Fill *result* from the shared cache (cachedb): its record is a reply,
+        classified and taken like one from the servers of its zone, unvalidated.
+        Returns (hit, CNAME target to follow)."""
+        stored = await shared.lookup(name, qtype)
+        if stored is None:
+            return False, None
+        cls = classify(stored.reply, stored.zone, name, qtype, self.limits)
+        usable = cls.kind in (Kind.ANSWER, Kind.CNAME, Kind.NXDOMAIN, Kind.YXDOMAIN) or (
+            cls.kind == Kind.NODATA and (cls.soa is not None or (
+                validating and qtype == RRType.DS and bool(cls.proofs))))
+        if not usable:    # a referral or an error is nothing a record of ours holds
+            self.counters.inc("cachedb", ("rejected",))
+            return False, None
+        result.from_cache = False
+        return True, self._take_answer(cls, stored.zone, name, qtype, result)
 
     def _dname_from_cache(self, name: Name, now: float,
                           result: IterResult) -> tuple[bool, Name | None]:
@@ -245,9 +289,10 @@ class Iterator:
         CNAMEs are never cached themselves, RFC 6672 s3.4). Returns (found, the target);
         a substitution too long for a name is the YXDOMAIN the servers would send, with
         the DNAME and no target (RFC 6672 s2.2)."""
-        for depth in range(len(name) - 1, 0, -1):
+        peek = self.rrsets.store.peek
+        for key in name.ancestor_keys()[1:-1]:    # strictly above *name*, below the root
             # peek: these look-ups mostly miss and must not skew the cache statistics
-            found = self.rrsets.store.peek((name.ancestor(depth).key, RRType.DNAME))
+            found = peek((key, RRType.DNAME))
             if found is None or found[0] <= now:
                 continue
             entry = found[1]

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..dnssec.status import Security
 from .dkim import SignatureResult
 from .dmarc import DmarcResult
 
@@ -50,13 +51,15 @@ class SpfInfo:
 
     *result* is an RFC 7208 s2.6 result name; *mailfrom* the MAIL FROM address (or
     its domain; empty or None for the null sender); *helo* the HELO/EHLO name;
-    *reason* an optional human-readable explanation.
+    *reason* an optional human-readable explanation; *security* the weakest DNSSEC
+    status of the answers the result rests on (shown only when asked for).
     """
 
     result: str
     mailfrom: str | None = None
     helo: str | None = None
     reason: str | None = None
+    security: Security | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"result": self.result, "mailfrom": self.mailfrom, "helo": self.helo,
@@ -123,7 +126,7 @@ def _dkim_resinfo(sig: SignatureResult) -> str:
                     None if sig.result == "pass" else sig.reason, props)
 
 
-def _spf_resinfo(spf: SpfInfo) -> str:
+def _spf_resinfo(spf: SpfInfo, dnssec: bool = False) -> str:
     props: list[tuple[str, str | None]] = []
     if spf.mailfrom:
         props.append(("smtp.mailfrom", spf.mailfrom))
@@ -132,10 +135,11 @@ def _spf_resinfo(spf: SpfInfo) -> str:
         props.append(("smtp.mailfrom", f"postmaster@{spf.helo}"))
     if spf.helo:
         props.append(("smtp.helo", spf.helo))
-    return _resinfo("spf", spf.result, (), spf.reason, props)
+    notes = [f"DNSSEC {spf.security.label}"] if dnssec and spf.security is not None else []
+    return _resinfo("spf", spf.result, notes, spf.reason, props)
 
 
-def _dmarc_resinfo(dmarc: DmarcResult) -> str:
+def _dmarc_resinfo(dmarc: DmarcResult, dnssec: bool = False) -> str:
     notes = []
     if dmarc.p is not None:
         notes.append(f"p={dmarc.p}")
@@ -144,20 +148,25 @@ def _dmarc_resinfo(dmarc: DmarcResult) -> str:
     if dmarc.p is not None:
         notes.append(f"dis={dmarc.disposition}")
     reason = dmarc.reason if dmarc.result in ("temperror", "permerror") else None
-    return _resinfo("dmarc", dmarc.result, [" ".join(notes)] if notes else [], reason,
+    text = " ".join(notes)
+    if dnssec and dmarc.security is not None:
+        text = ", ".join(t for t in (text, f"DNSSEC {dmarc.security.label}") if t)
+    return _resinfo("dmarc", dmarc.result, [text] if text else [], reason,
                     [("header.from", dmarc.from_domain)])
 
 
 def format_authentication_results(
         authserv_id: str, *, spf: SpfInfo | None = None,
         dkim: Sequence[SignatureResult] | None = None, dmarc: DmarcResult | None = None,
-        version: int | None = None, fold: str | None = None) -> str:
+        version: int | None = None, fold: str | None = None, dnssec: bool = False) -> str:
     """The value of an Authentication-Results field (RFC 8601 s2.2).
 
     *authserv-id* names this ADMD's authentication service (usually the host name).
     Pass ``None`` for a method that was not run; an empty *dkim* list means the
     message was unsigned (``dkim=none``). Nothing run gives ``<id>; none``.
     *fold* is inserted before each result (e.g. ``"\\r\\n\\t"``); default one space.
+    *dnssec* adds the DNSSEC status of the SPF and DMARC answers as comments
+    (DKIM results always carry their key's).
     Raises ValueError for a result name a method does not register.
     """
     head = quote_value(authserv_id)
@@ -169,9 +178,9 @@ def format_authentication_results(
         if not dkim:
             infos.append(_resinfo("dkim", "none"))
     if spf is not None:
-        infos.append(_spf_resinfo(spf))
+        infos.append(_spf_resinfo(spf, dnssec))
     if dmarc is not None:
-        infos.append(_dmarc_resinfo(dmarc))
+        infos.append(_dmarc_resinfo(dmarc, dnssec))
     sep = fold if fold is not None else " "
     if not infos:
         return f"{head}; none"

@@ -33,7 +33,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -66,7 +66,8 @@ from .dnsapi import DnsSource
 
 __all__ = [
     "DkimKey", "DkimSignature", "KeyLookup", "SignatureError", "SignatureResult",
-    "get_dkim_key", "parse_key_record", "parse_signature", "verify_message",
+    "get_dkim_key", "parse_key_record", "parse_signature", "verify_fields", "verify_message",
+    "BodyHashSource",
     "CLOCK_SKEW", "MAX_SIGNATURES",
 ]
 
@@ -292,6 +293,13 @@ def _raw_tag(field: HeaderField, name: str) -> str | None:
     return None
 
 
+class BodyHashSource(Protocol):
+    """Where a verifier gets canonical body digests: ``(digest, canonical length)``."""
+
+    def get(self, method: str, length: int | None, hash_name: str) -> tuple[bytes, int]:
+        ...
+
+
 class _BodyHashes:
     """Canonical body digests shared by the signatures of one message."""
 
@@ -341,7 +349,8 @@ def _check_key(sig: DkimSignature, key: DkimKey) -> SignatureError | None:
 
 
 async def _verify_one(dns: DnsSource, fields: list[HeaderField], field: HeaderField,
-                      index: int, bodies: _BodyHashes, now: float, skew: float) -> SignatureResult:
+                      index: int, bodies: BodyHashSource, now: float,
+                      skew: float) -> SignatureResult:
     try:
         sig = parse_signature(field.text())
     except SignatureError as exc:
@@ -410,8 +419,16 @@ async def verify_message(dns: DnsSource, message: bytes, *, now: float | None = 
     an empty list (RFC 8601 ``dkim=none``). Key look-ups run concurrently.
     """
     fields, body = split_message(message)
+    return await verify_fields(dns, fields, _BodyHashes(body), now=now, skew=skew,
+                               max_signatures=max_signatures)
+
+
+async def verify_fields(dns: DnsSource, fields: list[HeaderField], bodies: BodyHashSource, *,
+                        now: float | None = None, skew: float = CLOCK_SKEW,
+                        max_signatures: int = MAX_SIGNATURES) -> list[SignatureResult]:
+    """:func:`verify_message` for a header already split into fields and a body given
+    by its digests (the milter hashes the body while it streams in)."""
     clock = time.time() if now is None else now
-    bodies = _BodyHashes(body)
     sig_fields = [f for f in fields if f.lname == b"dkim-signature"]
     jobs = [_verify_one(dns, fields, f, i, bodies, clock, skew)
             for i, f in enumerate(sig_fields[:max_signatures])]

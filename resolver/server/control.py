@@ -196,7 +196,7 @@ class ControlServer:
             except TimeoutError:
                 reply = {"ok": False, "error": "no request within 10 s"}
             else:
-                reply = self.handle(request, uid)
+                reply = await self.answer(request, uid)
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         except (ConnectionError, OSError) as exc:
@@ -207,6 +207,10 @@ class ControlServer:
                 await writer.wait_closed()
 
     # ------------------------------------------------------------------ requests
+    async def answer(self, request: Any, uid: int | None) -> dict[str, Any]:
+        """The reply to one request; the supervisor's fan-out server passes it on."""
+        return self.handle(request, uid)
+
     def handle(self, request: Any, uid: int | None) -> dict[str, Any]:
         """Carry out one request (the decoded JSON) for the peer *uid*; the reply."""
         who = "uid ?" if uid is None else f"uid {uid}"

@@ -93,6 +93,10 @@ class DnsServer:
         self.stats = ServerStats()
         self.bound: list[tuple[str, int]] = []
         self.bound_tls: list[tuple[str, int]] = []      # DNS over TLS (listen-tls)
+        # sockets bound by the supervisor (workers > 1), by configured address:
+        # listen -> (UDP, TCP), listen-tls -> TCP; start() uses them instead of binding
+        self.inherited: dict[tuple[str, int], tuple[socket.socket, socket.socket]] = {}
+        self.inherited_tls: dict[tuple[str, int], socket.socket] = {}
         self._udp: list[asyncio.DatagramTransport] = []
         self._tcp: list[asyncio.base_events.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -126,11 +130,14 @@ class DnsServer:
                 raise ListenError(exc.errno, f"cannot listen on {_where(host, port)}: "
                                              f"{bind_problem(exc)}") from exc
         for host, port in self.settings.listen_tls:
+            given = self.inherited_tls.get((host, port))
+            where: dict[str, Any] = {"sock": given} if given is not None else {
+                "host": host, "port": port, "reuse_address": True,
+                "family": socket.AF_INET6 if ":" in host else socket.AF_INET}
             try:
                 server = await asyncio.start_server(
-                    self._serve_tcp, host, port, ssl=self._tls, reuse_address=True,
-                    backlog=128, ssl_handshake_timeout=self.settings.tcp_idle_timeout,
-                    family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+                    self._serve_tcp, ssl=self._tls, backlog=128,
+                    ssl_handshake_timeout=self.settings.tcp_idle_timeout, **where)
             except OSError as exc:
                 raise ListenError(exc.errno, f"cannot listen on {_where(host, port)} "
                                              f"(listen-tls): {bind_problem(exc)}") from exc
@@ -139,6 +146,14 @@ class DnsServer:
 
     async def _listen(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
+        given = self.inherited.get((host, port))
+        if given is not None:
+            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=given[0])
+            self._udp.append(udp)
+            self._tcp.append(await asyncio.start_server(self._serve_tcp, sock=given[1],
+                                                        backlog=128))
+            self.bound.append((host, given[0].getsockname()[1]))
+            return
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # port 0: the UDP port is picked by the kernel and TCP must get the same
         # number, which may be taken (by an outgoing connection, say): try again
@@ -350,7 +365,8 @@ class DnsServer:
         if qk is _UNSEEN:
             qk = memo.put(tail, query_key(data))
         assert qk is None or isinstance(qk, QueryKey)
-        if qk is not None and qk.key[-1] & 0x01 and self.allowed(addr[0]):
+        if qk is not None and qk.key[-1] & 0x01 and (
+                self._acl_memo.get(addr[0]) or self.allowed(addr[0])):
             limit = max(512, min(qk.payload, self._edns)) if qk.has_edns else 512
             if qk.cookie is None:
                 hit = self.messages.answer(data, qk, limit)

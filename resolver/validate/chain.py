@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, runtime_checkable
@@ -25,6 +25,7 @@ from ..dnssec.anchors import TrustAnchor, TrustAnchors
 from ..dnssec.budget import Budget
 from ..dnssec.denial import DenialKind, prove_denial
 from ..dnssec.keys import key_tag, match_ds
+from ..dnssec.nsec import nsec_memo
 from ..dnssec.nsec3 import HashBudgetExceeded, hashed_owner, nsec3_hash, nsec3_memo
 from ..dnssec.status import Problem, Reason, Security, Verdict
 from ..dnssec.verify import KeySet, RRsetResult, verify_dnskey_rrset, verify_rrset
@@ -34,7 +35,16 @@ from ..wire.name import Name
 from ..wire.rrset import RRset
 from ..wire.types import Rcode, RRType, type_to_text
 from .keycache import KeyCache, KeyEntry
-from .trace import Trace, check_text, ds_text, key_text, verdict_text
+from .trace import (
+    Trace,
+    check_data,
+    check_text,
+    ds_data,
+    ds_text,
+    key_text,
+    keys_data,
+    verdict_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +108,7 @@ class KeyFinder:
         # decoded NSEC3 RRsets for every denial proof of the DS look-ups and, through
         # the Validator, of the answers (the dnssec modules keep no state themselves)
         self.nsec3_memo = nsec3_memo()
+        self.nsec_memo = nsec_memo()           # the same for NSEC records
         # called after an anchor zone's keys validated (RFC 8145 signalling)
         self.on_primed: Callable[[Name, tuple[TrustAnchor, ...]], None] | None = None
 
@@ -109,6 +120,7 @@ class KeyFinder:
             until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(nta.until))
             trace.add(str(nta.zone), f"negative trust anchor until {until}: not validated, "
                                      f"treated as insecure")
+            trace.event("nta", str(nta.zone), until=until)
             return KeyEntry.insecure(zone, Problem.NEGATIVE_ANCHOR,
                                      f"configured for {nta.zone} until {until}")
         found = self.anchors.closest(zone)
@@ -116,7 +128,8 @@ class KeyFinder:
             return KeyEntry.insecure(zone, Problem.NO_ANCHOR, f"no trust anchor above {zone}")
         anchor_zone, anchors = found
         epoch = self.cache.epoch    # the anchors may change while we await the network
-        start, entry = self._cached_ancestor(zone, anchor_zone)
+        start, entry = ((anchor_zone, None) if trace.fresh
+                        else self._cached_ancestor(zone, anchor_zone))
         if entry is None:
             primed = await self._retrying(
                 partial(self._prime, anchor_zone, anchors, fetch, budget, trace),
@@ -127,6 +140,7 @@ class KeyFinder:
             start = anchor_zone
         elif trace.enabled:
             trace.add(str(entry.zone), _describe(entry))
+            _cached_event(entry, trace)
         if not entry.secure or start == zone:
             return entry
         return await self._walk(entry, zone, fetch, budget, trace, epoch)
@@ -208,9 +222,13 @@ class KeyFinder:
         keys = [a.rdata for a in anchors if a.rtype == RRType.DNSKEY]
         trace.add(str(zone), "trust anchor: " + ", ".join(
             [f"DS {_ds_text(d)}" for d in ds] + [f"DNSKEY {_key(k)}" for k in keys]))
+        if trace.enabled:
+            trace.event("anchor", str(zone), ds=ds_data(ds), keys=keys_data(keys))
         dnskey = await self._fetch_rrset(zone, RRType.DNSKEY, fetch, trace)
         if dnskey is None:
             trace.add(str(zone), "no DNSKEY set for the trust anchor: bogus")
+            trace.event("dnskey", str(zone), keys=[], matched=[], ok=False, security="bogus",
+                        text="no DNSKEY set for the trust anchor")
             return KeyEntry.bogus(zone, Problem.DNSKEY_MISSING,
                                   f"{zone}: no DNSKEY set for the trust anchor")
         now = self.now()
@@ -220,11 +238,13 @@ class KeyFinder:
             if not match.ok:
                 trace.add(str(zone), f"no DNSKEY matches the anchor DS: "
                                      f"{verdict_text(match.verdict, detail=True)}")
+                _keys_event(zone, dnskey, [], None, match.verdict, trace)
                 failures.append(match.verdict)
             else:
                 result = verify_dnskey_rrset(dnskey, match, now, budget, self.policy)
                 trace.add(str(zone), "DNSKEY " + ", ".join(_key(k) for k in match.keys) +
                           f" matches the anchor DS; DNSKEY set: {check_text(result)}")
+                _keys_event(zone, dnskey, match.keys, result, None, trace)
                 if result.ok:
                     self._primed(zone, anchors)
                     return self._secure(zone, dnskey, result.ttl)
@@ -232,6 +252,7 @@ class KeyFinder:
         if keys:
             result = verify_dnskey_rrset(dnskey, keys, now, budget, self.policy)
             trace.add(str(zone), f"DNSKEY set against the anchor keys: {check_text(result)}")
+            _keys_event(zone, dnskey, keys, result, None, trace)
             if result.ok:
                 self._primed(zone, anchors)
                 return self._secure(zone, dnskey, result.ttl)
@@ -265,10 +286,11 @@ class KeyFinder:
             if steps > _MAX_WALK:
                 return KeyEntry.bogus(zone, Problem.CHAIN_BROKEN, "chain of trust too long")
             child = zone.ancestor(depth)
-            cached = self.cache.get(child)
+            cached = None if trace.fresh else self.cache.get(child)
             if cached is not None:
                 if trace.enabled:
                     trace.add(str(child), _describe(cached))
+                    _cached_event(cached, trace)
                 cur = cached
                 if not cur.secure:
                     return cur
@@ -296,12 +318,17 @@ class KeyFinder:
             result = await fetch(child, RRType.DS)
         except ResolveError as exc:
             trace.add(str(zone), f"DS query for {child} failed: {exc.text}: bogus")
+            trace.event("ds", str(zone), child=str(child), ds=[], ok=False, security="bogus",
+                        text=f"DS query failed: {exc.text}")
             return KeyEntry.bogus(child, Problem.DNSKEY_MISSING, f"DS for {child}: {exc.text}")
         ds = final_rrset(result, child, RRType.DS)
         if ds is not None:
             verdict = verify_rrset(ds, parent.keys, zone, self.now(), budget, self.policy)
             trace.add(str(zone), f"DS for {child}: " + ", ".join(
                 _ds_text(d) for d in ds.rdatas) + f"; {check_text(verdict)}")
+            if trace.enabled:
+                trace.event("ds", str(zone), child=str(child), ds=ds_data(ds.rdatas),
+                            **check_data(verdict))
             if not verdict.ok:
                 reason = verdict.verdict.reason
                 if reason is not None:   # say whose signature failed: the parent's
@@ -320,6 +347,8 @@ class KeyFinder:
         assert parent.keys is not None
         if result.neg_zone is not None and result.neg_zone == child:
             trace.add(str(zone), f"the DS denial for {child} came from the child zone: bogus")
+            trace.event("denial", str(zone), child=str(child), security="bogus", steps=[],
+                        text=f"the DS denial for {child} came from the child zone")
             return KeyEntry.bogus(child, Problem.CHAIN_BROKEN,
                                   f"the DS denial for {child} came from the child zone")
         crowded = too_many_nsec3(result.proofs, zone, self.limits)
@@ -340,6 +369,8 @@ class KeyFinder:
             first = failed[0]
             trace.add(str(zone), f"DS denial for {child}: the NSEC/NSEC3 records do not "
                                  f"verify: {check_text(first)}")
+            trace.event("denial", str(zone), child=str(child), security="bogus", steps=[],
+                        text=f"the NSEC/NSEC3 records do not verify: {check_text(first)}")
             reason = first.verdict.reason
             detail = reason.detail if reason is not None else ""
             return KeyEntry.bogus(child, reason.problem if reason is not None
@@ -348,7 +379,8 @@ class KeyFinder:
         if result.rcode == Rcode.NXDOMAIN:
             denial = prove_denial(DenialKind.NXDOMAIN, child, RRType.DS, zone, proofs,
                                   self.limits, budget, explain=trace.enabled,
-                                  nsec3_memo=self.nsec3_memo)
+                                  nsec3_memo=self.nsec3_memo,
+                                  nsec_memo=self.nsec_memo)
             for step in denial.steps:
                 trace.add(str(zone), step)
             trace.add(str(zone), f"{child} does not exist: {verdict_text(denial.verdict)}")
@@ -357,7 +389,8 @@ class KeyFinder:
                 # is no DS and no zone cut there (as Unbound reads it)
                 ent = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
                                    self.limits, budget, explain=False,
-                                   nsec3_memo=self.nsec3_memo)
+                                   nsec3_memo=self.nsec3_memo,
+                                   nsec_memo=self.nsec_memo)
                 if ent.kind == DenialKind.ENT_NODATA and ent.secure:
                     trace.add(str(zone), f"{child} is an empty non-terminal: no DS there")
                     return None
@@ -365,11 +398,18 @@ class KeyFinder:
             return None
         denial = prove_denial(DenialKind.NODATA, child, RRType.DS, zone, proofs,
                               self.limits, budget, explain=trace.enabled,
-                              nsec3_memo=self.nsec3_memo)
+                              nsec3_memo=self.nsec3_memo,
+                              nsec_memo=self.nsec_memo)
         trace.add(str(zone), f"no DS for {child}; the proof:")
         for step in denial.steps:
             trace.add(str(zone), step)
         security = denial.verdict.security
+        if trace.enabled:
+            trace.event("denial", str(zone), child=str(child), security=security.label,
+                        steps=list(denial.steps), cut=security != Security.SECURE or (
+                            denial.kind == DenialKind.NODATA and
+                            self._delegation(child, zone, proofs, budget)),
+                        text=verdict_text(denial.verdict, detail=True))
         if security == Security.BOGUS:
             trace.add(str(zone), f"DS denial for {child}: "
                                  f"{verdict_text(denial.verdict, detail=True)}")
@@ -422,16 +462,20 @@ class KeyFinder:
         dnskey = await self._fetch_rrset(child, RRType.DNSKEY, fetch, trace)
         if dnskey is None:
             trace.add(str(child), "no DNSKEY set, but the parent has a DS: bogus")
+            trace.event("dnskey", str(child), keys=[], matched=[], ok=False, security="bogus",
+                        text="no DNSKEY set, but the parent has a DS")
             return KeyEntry.bogus(child, Problem.DNSKEY_MISSING,
                                   f"{child}: no DNSKEY set, but a DS at the parent")
         match = match_ds(child, ds.rdatas, dnskey.rdatas, self.policy, self.limits)
         if not match.ok:
             trace.add(str(child), f"DNSKEY set ({_keys_text(dnskey.rdatas)}) against the DS: "
                                   f"{verdict_text(match.verdict, detail=True)}")
+            _keys_event(child, dnskey, [], None, match.verdict, trace)
             return _entry_from_verdict(child, match.verdict.security, match.verdict.reason)
         result = verify_dnskey_rrset(dnskey, match, self.now(), budget, self.policy)
         trace.add(str(child), "DNSKEY " + ", ".join(_key(k) for k in match.keys) +
                   f" matches the DS; DNSKEY set: {check_text(result)}")
+        _keys_event(child, dnskey, match.keys, result, None, trace)
         if not result.ok:
             return _entry_from_verdict(child, result.security, result.verdict.reason)
         return self._secure(child, dnskey, result.ttl)
@@ -481,6 +525,27 @@ def _entry_from_verdict(zone: Name, security: Security, reason: Reason | None) -
     if security == Security.INSECURE:
         return KeyEntry.insecure(zone, problem, detail)
     return KeyEntry.bogus(zone, problem, detail)
+
+
+def _keys_event(zone: Name, dnskey: RRset, matched: Sequence[bytes], result: RRsetResult | None,
+                failed: Verdict | None, trace: Trace) -> None:
+    """The DNSKEY set of *zone* as a trace event: its keys, those a DS (or an anchor)
+    matched, and the RRSIG check of the set (or the verdict of a failed DS match)."""
+    if not trace.enabled:
+        return
+    data: dict[str, object] = {"keys": keys_data(dnskey.rdatas),
+                               "matched": [t for t, _, _ in keys_data(matched)]}
+    if result is not None:
+        data.update(check_data(result))
+    elif failed is not None:
+        data.update(ok=False, signer=None, tried=[], security=failed.security.label,
+                    text=verdict_text(failed, detail=True))
+    trace.event("dnskey", str(zone), **data)
+
+
+def _cached_event(entry: KeyEntry, trace: Trace) -> None:
+    trace.event("cached", str(entry.zone), security=entry.security.label,
+                keys=[[t, a, 0] for t, a in entry.tags], text=_describe(entry))
 
 
 def _describe(entry: KeyEntry) -> str:

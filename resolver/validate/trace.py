@@ -12,10 +12,14 @@ keeps them whole.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..dnssec.keys import key_tag
 from ..dnssec.status import Problem, Verdict
 from ..dnssec.verify import RRsetResult
+from ..wire import rdata as rd
+from ..wire.types import RRType
 
 _ALGORITHMS = {1: "RSAMD5", 3: "DSA", 5: "RSASHA1", 6: "DSA-NSEC3", 7: "RSASHA1-NSEC3",
                8: "RSASHA256", 10: "RSASHA512", 12: "ECC-GOST", 13: "ECDSAP256",
@@ -50,10 +54,20 @@ class Trace:
 
     enabled: bool = True
     lines: list[tuple[str, str]] = field(default_factory=list)   # (zone or "", text)
+    # the same steps as data, for drawing the chain of trust (resolver/ui/graph.py):
+    # {"kind": "anchor" | "ds" | "dnskey" | "denial" | "cached" | "nta" | "rrset", "zone": ..}
+    events: list[dict[str, object]] = field(default_factory=list)
+    # work the chain out again, not from cached key entries and verdicts (report page)
+    fresh: bool = False
 
     def add(self, zone: str, text: str) -> None:
         if self.enabled:
             self.lines.append((zone, text))
+
+    def event(self, kind: str, zone: str, **data: object) -> None:
+        """One step as data; callers build *data* only under ``if trace.enabled``."""
+        if self.enabled:
+            self.events.append({"kind": kind, "zone": zone, **data})
 
     def render(self) -> str:
         out = []
@@ -106,3 +120,32 @@ def check_text(result: RRsetResult) -> str:
         extra = f" and {len(result.zone_keys) - 4} more" if len(result.zone_keys) > 4 else ""
         keys = f"; the zone's keys are {shown}{extra}: no valid signature"
     return "; ".join(failed[:3]) + more + keys + f": {result.security.label}"
+
+
+# ------------------------------------------------------------------ event data
+# Plain lists and dicts (JSON-ready), built only when a trace is on.
+
+def keys_data(dnskeys: Sequence[bytes]) -> list[list[int]]:
+    """[key tag, algorithm, flags] of each DNSKEY (flags 257: a KSK, 256: a ZSK)."""
+    return [[key_tag(k), k[3], int.from_bytes(k[:2], "big")] for k in dnskeys if len(k) >= 4]
+
+
+def ds_data(records: Sequence[bytes]) -> list[list[int]]:
+    """[key tag, algorithm, digest type] of each DS record (malformed ones left out)."""
+    out = []
+    for data in records:
+        try:
+            value = rd.decode(RRType.DS, data)
+        except rd.RdataError:
+            continue
+        assert isinstance(value, rd.DS)
+        out.append([value.key_tag, value.algorithm, value.digest_type])
+    return out
+
+
+def check_data(result: RRsetResult) -> dict[str, object]:
+    """What an RRSIG check found: ok, the key tag that verified (or those that failed),
+    the verdict and the trace text."""
+    return {"ok": result.ok, "signer": result.key_tag if result.ok else None,
+            "tried": [a.key_tag for a in result.attempts],
+            "security": result.security.label, "text": check_text(result)}

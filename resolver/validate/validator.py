@@ -29,7 +29,8 @@ from ..wire.rrset import RRset
 from ..wire.types import Rcode, RRType, type_to_text
 from .chain import Fetch, KeyFinder, too_many_nsec3
 from .keycache import KeyEntry
-from .trace import Trace, check_text, verdict_text
+from .trace import Trace, check_data, check_text, verdict_text
+from .wildcard_memo import check_expansion
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ class Part:
     verdict: Verdict
     zone: Name | None = None
     ttl: int | None = None
-    # a denial judged SECURE: the NSEC/NSEC3 RRsets whose signatures verified with the
-    # zone's keys (the aggressive use of the cache, RFC 8198, takes only these)
+    # a denial (or a wildcard answer) judged SECURE: the NSEC/NSEC3 RRsets whose
+    # signatures verified with the zone's keys (RFC 8198 aggressive use takes only these)
     proofs: tuple[RRset, ...] = ()
 
 
@@ -86,7 +87,7 @@ class Validator:
         parts: list[Part] = []
         for index, rrset in enumerate(result.answer):
             cached = result.verdicts[index] if index < len(result.verdicts) else None
-            if cached is not None:
+            if cached is not None and not trace.fresh:
                 zone = result.zones[index] if index < len(result.zones) else None
                 part = Part(cached, zone)
                 if trace.enabled:
@@ -109,7 +110,8 @@ class Validator:
                 zone = result.zones[index] if index < len(result.zones) else None
                 part = await self._rrset(rrset, zone, result, fetch, budget, trace)
             parts.append(part)
-            await asyncio.sleep(0)   # let other queries run between RRsets
+            if index + 1 < len(result.answer):
+                await asyncio.sleep(0)   # let other queries run between RRsets
         final_type = result.answer[-1].rtype if result.answer else None
         negative = result.rcode == Rcode.NXDOMAIN or (
             result.rcode == Rcode.NOERROR and final_type != qtype and
@@ -157,9 +159,15 @@ class Validator:
             return Part(verdict, entry.zone)
         assert entry.keys is not None
         # the answer's own RRset is cached with its verdict: no need to remember it here
-        checked = verify_rrset(rrset, entry.keys, signer, self.now(), budget, self.policy)
+        if rrset.from_wildcard():   # one check per wildcard, not per name (RFC 8198 s5.3)
+            checked = check_expansion(self._checked, rrset, entry.keys, signer, self.now(),
+                                      budget, self.policy)
+        else:
+            checked = verify_rrset(rrset, entry.keys, signer, self.now(), budget, self.policy)
         if trace.enabled:
             trace.add(str(signer), f"{_what(rrset)}: {check_text(checked)}")
+            trace.event("rrset", str(signer), owner=str(rrset.name),
+                        type=type_to_text(rrset.rtype), **check_data(checked))
         if not checked.ok:
             return Part(checked.verdict, signer, checked.ttl)
         if checked.wildcard and checked.rrsig is not None:
@@ -171,7 +179,8 @@ class Validator:
             denial = prove_denial(DenialKind.WILDCARD, rrset.name, rrset.rtype, signer, proofs,
                                   self.limits, budget, wildcard_labels=checked.rrsig.labels,
                                   explain=trace.enabled,
-                                  nsec3_memo=self.finder.nsec3_memo)
+                                  nsec3_memo=self.finder.nsec3_memo,
+                                  nsec_memo=self.finder.nsec_memo)
             if trace.enabled:
                 for step in denial.steps:
                     trace.add(str(signer), step)
@@ -182,6 +191,8 @@ class Validator:
                     verdict = Verdict.bogus(Problem.WILDCARD_UNPROVEN,
                                             f"{_what(rrset)}: {denial.verdict.reason}")
                 return Part(verdict, signer, checked.ttl)
+            # the verified proof, for the wildcard answers of RFC 8198 s5.3
+            return Part(checked.verdict, signer, checked.ttl, tuple(proofs))
         return Part(checked.verdict, signer, checked.ttl)
 
     async def _unsigned(self, rrset: RRset, zone_hint: Name | None, fetch: Fetch,
@@ -226,10 +237,19 @@ class Validator:
             verdict = Verdict.bogus(Problem.SIG_MISSING, f"{what}: no RRSIG, but "
                                     f"{entry.zone} is signed")
             trace.add(str(entry.zone), f"{what}: no RRSIG, but the zone is signed: bogus")
+            if trace.enabled:
+                trace.event("rrset", str(entry.zone), owner=str(rrset.name),
+                            type=type_to_text(rrset.rtype), ok=False, signer=None, tried=[],
+                            security="bogus", text="no RRSIG, but the zone is signed")
         else:
             verdict = Verdict(entry.security, entry.reason)
             trace.add(str(entry.zone), f"{what}: unsigned, in a zone that is "
                                        f"{verdict_text(verdict)}")
+            if trace.enabled:
+                trace.event("rrset", str(entry.zone), owner=str(rrset.name),
+                            type=type_to_text(rrset.rtype), ok=False, signer=None, tried=[],
+                            security=verdict.security.label,
+                            text=f"unsigned, in a zone that is {verdict_text(verdict)}")
         return Part(verdict, entry.zone)
 
     def _check(self, rrset: RRset, keys: KeySet, zone: Name, budget: Budget) -> RRsetResult:
@@ -280,12 +300,16 @@ class Validator:
         if soa is None and not result.proofs:
             what = _denial_what(nx, name, qtype)
             trace.add(str(zone), f"{what}: neither SOA nor NSEC/NSEC3: bogus")
+            trace.event("proof", str(zone), what=what, security="bogus", steps=[],
+                        text="neither SOA nor NSEC/NSEC3")
             return Part(Verdict.bogus(Problem.NSEC_MISSING,
                                       f"{what}: neither SOA nor NSEC/NSEC3"), zone)
         if soa is not None and not soa.sigs:
             # the cut was looked for at the SOA owner: say which signed zone it is in
             what = _denial_what(nx, name, qtype)
             trace.add(str(entry.zone), f"{what}: no signed SOA: bogus")
+            trace.event("proof", str(entry.zone), what=what, security="bogus", steps=[],
+                        text="no signed SOA")
             return Part(Verdict.bogus(Problem.NSEC_MISSING, f"{what}: no signed SOA"),
                         entry.zone)
         ttl: int | None = None
@@ -305,11 +329,14 @@ class Validator:
         if not proofs and result.proofs:
             what = _denial_what(nx, name, qtype)
             trace.add(str(zone), f"{what}: the NSEC/NSEC3 signatures do not verify: bogus")
+            trace.event("proof", str(zone), what=what, security="bogus", steps=[],
+                        text="the NSEC/NSEC3 signatures do not verify")
             return Part(Verdict.bogus(Problem.NSEC_BAD_PROOF,
                                       f"{what}: NSEC/NSEC3 signatures do not verify"), zone)
         kind = DenialKind.NXDOMAIN if nx else DenialKind.NODATA
         denial = prove_denial(kind, name, qtype, zone, proofs, self.limits, budget,
-                              explain=trace.enabled, nsec3_memo=self.finder.nsec3_memo)
+                              explain=trace.enabled, nsec3_memo=self.finder.nsec3_memo,
+                              nsec_memo=self.finder.nsec_memo)
         verified = tuple(proofs) if denial.secure else ()
         if not trace.enabled:
             return Part(denial.verdict, zone, ttl, verified)
@@ -319,6 +346,9 @@ class Validator:
         for step in denial.steps:
             trace.add(str(zone), step)
         trace.add(str(zone), f"{_denial_what(nx, name, qtype)}: {verdict_text(denial.verdict)}")
+        trace.event("proof", str(zone), what=_denial_what(nx, name, qtype),
+                    security=denial.verdict.security.label, steps=list(denial.steps),
+                    text=verdict_text(denial.verdict, detail=True))
         return Part(denial.verdict, zone, ttl, verified)
 
 

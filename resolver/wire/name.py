@@ -218,6 +218,12 @@ class Name:
             raise NameError_("no such ancestor")
         return Name(self.wire[offsets[count - depth]:]) if depth < count else self
 
+    def ancestor_keys(self) -> list[bytes]:
+        """The cache keys (:attr:`key`) of self and every ancestor, deepest first, the
+        root's last: cheaper than :meth:`ancestor` when only keys are looked up."""
+        key = self.key
+        return [key[i:] for i in self._starts()]
+
     def prepend(self, label: bytes) -> Name:
         if not label or len(label) > MAX_LABEL_OCTETS:
             raise NameError_("bad label")

@@ -22,7 +22,8 @@ METHODS = {"get", "post", "put", "delete", "patch", "options", "head"}
 
 
 def app_routes() -> set[tuple[str, str]]:
-    app = create_app(Resolver(Settings(api=None, validate=False)))
+    # the JSON API only: the HTML report page (/ui/, api-ui) is not described here
+    app = create_app(Resolver(Settings(api=None, validate=False, api_ui=False)))
     out: set[tuple[str, str]] = set()
     for route in app.router.routes():
         if route.method == "HEAD":   # aiohttp adds HEAD for every GET

@@ -14,6 +14,10 @@ compared run against run (sampling noise is about 3 %)::
     .venv/bin/python -m tests.bench.cold_profile --names 1500 --rounds 5
     .venv/bin/python -m tests.bench.cold_profile --spy --names 8000
     .venv/bin/python -m tests.bench.cold_profile --cprofile tottime --names 2000
+    .venv/bin/python -m tests.bench.cold_profile --mix --names 2000 --rounds 3
+
+``--mix`` asks round-robin under the wildcards of the algorithm mix of cold_mix.py
+(RSA/SHA-256, RSA/SHA-512, ECDSA P-256 and P-384, ED25519) instead.
 
 py-spy is not a project dependency: ``.venv/bin/pip install py-spy``.
 """
@@ -41,14 +45,15 @@ from resolver.config import Settings
 from resolver.server.listener import DnsServer
 from resolver.service import Resolver
 
+from . import cold_mix
 from .load import encode_query
-from .resolvers import TestNet, pinning, start_testnet
+from .resolvers import ZONES, TestNet, pinning, start_testnet
 
 ZONE = "wild.nsec3.example."
 
 
 async def _drive(net: TestNet, names: int, rounds: int, concurrency: int,
-                 profile: cProfile.Profile | None) -> list[float]:
+                 profile: cProfile.Profile | None, parents: list[str]) -> list[float]:
     settings = Settings()
     settings.root_hints = str(net.hints)
     settings.trust_anchors = [str(net.ds)]
@@ -63,12 +68,13 @@ async def _drive(net: TestNet, names: int, rounds: int, concurrency: int,
             raise SystemExit(f"no NOERROR answer for {name}")
 
     for i in range(30):                       # keys and delegations into the caches
-        await ask(f"warm{i}.{ZONE}")
+        await ask(f"warm{i}.{parents[i % len(parents)]}")
     from resolver.cli.serve import tune_collector
     tune_collector()
     results = []
     for _ in range(rounds):
-        queue = iter([f"c{secrets.token_hex(4)}-{i:06d}.{ZONE}" for i in range(names)])
+        queue = iter([f"c{secrets.token_hex(4)}-{i:06d}.{parents[i % len(parents)]}"
+                      for i in range(names)])
         started = time.process_time()
         if profile is not None:
             profile.enable()
@@ -118,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--names", type=int, default=1500, help="fresh names per round")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--mix", action="store_true",
+                        help="the algorithm mix of cold_mix.py instead of ED25519 only")
     parser.add_argument("--spy", action="store_true",
                         help="run under py-spy; print the cost in ED25519 verifications")
     parser.add_argument("--cprofile", metavar="SORT",
@@ -129,16 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="cold-profile-"))
         stack.callback(shutil.rmtree, workdir, True)
-        net = start_testnet(stack, workdir, 0, pinning())
+        zones = cold_mix.make_zones(workdir) if args.mix else ZONES
+        parents = ([f"wild.{mz.zone}" for mz in cold_mix.MIX] if args.mix
+                   else [ZONE])
+        net = start_testnet(stack, workdir, 0, pinning(), zones)
         with contextlib.suppress(OSError, AttributeError):
             os.sched_setaffinity(0, {0})      # the resolver's core in make bench
         try:
             import uvloop
             results = uvloop.run(_drive(net, args.names, args.rounds, args.concurrency,
-                                        profile))
+                                        profile, parents))
         except ImportError:  # pragma: no cover
             results = asyncio.run(_drive(net, args.names, args.rounds, args.concurrency,
-                                         profile))
+                                         profile, parents))
     gc.collect()
     print(f"{args.names} cold answers x {len(results)} rounds: CPU us per answer min "
           f"{min(results):.0f}, median {statistics.median(results):.0f} ("

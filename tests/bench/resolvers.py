@@ -212,9 +212,9 @@ class Server:
 
 
 def start_testnet(stack: contextlib.ExitStack, workdir: Path, port: int,
-                  pin: Pinning) -> TestNet:
+                  pin: Pinning, zones: Path = ZONES) -> TestNet:
     out = workdir / "testnet"
-    argv = [*pin.load, sys.executable, "-m", "resolver", "testnet", str(ZONES),
+    argv = [*pin.load, sys.executable, "-m", "resolver", "testnet", str(zones),
             "--port", str(port), "--out", str(out)]
     proc = Proc("test network", argv, workdir / "testnet.log")
     stack.callback(proc.stop)
@@ -285,7 +285,8 @@ def unbound_nodefault(zones: list[str]) -> list[str]:
     return out
 
 
-def unbound_config(workdir: Path, port: int, net: TestNet) -> str:
+def unbound_config(workdir: Path, port: int, net: TestNet,
+                   extra: tuple[str, ...] = ()) -> str:
     lines = [
         "server:",
         "    verbosity: 0",
@@ -307,6 +308,7 @@ def unbound_config(workdir: Path, port: int, net: TestNet) -> str:
         f'    logfile: "{workdir / "unbound.log"}"',
         "    use-syslog: no",
         "    access-control: 127.0.0.0/8 allow",
+        *(f"    {line}" for line in extra),
     ]
     lines += [f'    local-zone: "{z}" nodefault' for z in unbound_nodefault(served_zones())]
     lines += ["remote-control:", "    control-enable: no", ""]
@@ -314,7 +316,7 @@ def unbound_config(workdir: Path, port: int, net: TestNet) -> str:
 
 
 def start_unbound(stack: contextlib.ExitStack, workdir: Path, net: TestNet,
-                  pin: Pinning) -> Server:
+                  pin: Pinning, extra: tuple[str, ...] = ()) -> Server:
     exe = shutil.which("unbound")
     if exe is None:
         raise BenchError("unbound is not installed")
@@ -322,7 +324,7 @@ def start_unbound(stack: contextlib.ExitStack, workdir: Path, net: TestNet,
     udir.mkdir()
     port = free_port()
     conf = udir / "unbound.conf"
-    conf.write_text(unbound_config(udir, port, net))
+    conf.write_text(unbound_config(udir, port, net, extra))
     checkconf = shutil.which("unbound-checkconf")
     if checkconf is not None:
         done = subprocess.run([checkconf, str(conf)], capture_output=True, text=True,
@@ -363,8 +365,14 @@ def progress(text: str) -> None:
 
 
 @contextlib.contextmanager
-def environment(with_unbound: bool = True) -> Iterator[Environment]:
-    """The test network, our resolver and (when possible) Unbound, all stopped on exit."""
+def environment(with_unbound: bool = True,
+                make_zones: Callable[[Path], Path] | None = None,
+                ours_config: str = "",
+                unbound_extra: tuple[str, ...] = ()) -> Iterator[Environment]:
+    """The test network, our resolver and (when possible) Unbound, all stopped on exit.
+    *make_zones* (given the temp dir) returns another hierarchy than zones/ to serve;
+    *ours_config* is TOML for our resolver (a --config file), *unbound_extra* lines for
+    Unbound's ``server:`` clause."""
     workdir = Path(tempfile.mkdtemp(prefix="resolver-bench-"))
     notes: list[str] = []
     try:
@@ -389,12 +397,18 @@ def environment(with_unbound: bool = True) -> Iterator[Environment]:
                 if not with_unbound:
                     notes.append("reference not run (DNS_BENCH_UNBOUND=0)")
             progress("starting the test network (signing zones/)")
-            net = start_testnet(stack, workdir, net_port, pin)
+            zones = make_zones(workdir) if make_zones is not None else ZONES
+            net = start_testnet(stack, workdir, net_port, pin, zones)
             progress(f"test network on port {net.port}; starting our resolver")
-            servers = [start_ours(stack, workdir, net, pin)]
+            extra: tuple[str, ...] = ()
+            if ours_config:
+                conf = workdir / "ours.toml"
+                conf.write_text(ours_config)
+                extra = ("--config", str(conf))
+            servers = [start_ours(stack, workdir, net, pin, extra)]
             if run_unbound:
                 progress("starting Unbound")
-                servers.append(start_unbound(stack, workdir, net, pin))
+                servers.append(start_unbound(stack, workdir, net, pin, unbound_extra))
             yield Environment(workdir, pin, net, servers, notes)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

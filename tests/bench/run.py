@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import dns_bench, metrics_cost, parse, report, verify
+from . import cold_mix, dns_bench, feature_cost, fleet, metrics_cost, parse, report, verify, workers
 
 Row = tuple[str, str, str, str]
 
@@ -27,7 +27,11 @@ SECTIONS: list[tuple[str, Callable[[], list[Row]]]] = [
     ("message parsing", parse.section),
     ("signature verification", verify.section),
     *dns_bench.SECTIONS,
+    *cold_mix.SECTIONS,
     *metrics_cost.SECTIONS,
+    *feature_cost.SECTIONS,
+    *workers.SECTIONS,
+    *fleet.SECTIONS,
 ]
 
 

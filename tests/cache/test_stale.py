@@ -1,30 +1,131 @@
-"""The store of answers kept past their TTL (serve-stale, prefetch timer)."""
+"""Serve-stale in place: expired entries stay in the RRset and negative caches (the
+stores' grace period) and :func:`resolver.cache.stale.kept` reads answers back from
+them; no second copy of any answer is kept."""
 
 from __future__ import annotations
 
-from resolver.cache.stale import StaleStore, signatures_end
+from typing import Any
+
+import pytest
+
+from resolver.cache.rrsets import NegativeCache, NegEntry, Rank, RRsetCache
+from resolver.cache.slotstore import SlotStore
+from resolver.cache.stale import kept, near_expiry, signatures_end
+from resolver.cache.store import LruStore
 from resolver.clock import FixedClock
+from resolver.dnssec.status import Security
 from resolver.wire.name import Name
 from resolver.wire.rrset import RRset
+from resolver.wire.types import Rcode, RRType
+
+ZONE = Name.from_text("example.")
 
 
-def test_alive_then_stale_then_gone() -> None:
+def n(text: str) -> Name:
+    return Name.from_text(text)
+
+
+class _Value:
+    """A value for a SlotStore (its expiry and charge in two slots)."""
+
+    __slots__ = ("name", "until", "cost")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.until = 0.0
+        self.cost = 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Value) and other.name == self.name
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+STORES = [pytest.param(LruStore, id="LruStore"), pytest.param(SlotStore, id="SlotStore")]
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_grace_keeps_expired_entries_for_peek_only(kind: type[Any]) -> None:
     clock = FixedClock(1000.0)
-    store: StaleStore[str, str] = StaleStore(1 << 20, clock, stale_max=50)
-    store.put("k", "v", 100, 10)
-    assert store.has("k") and store.get("k") is not None
-    assert not store.near_expiry("k", 0.1)
-    clock.advance(91)
-    assert store.near_expiry("k", 0.1)
-    store.put("k", "again", 9, 10)            # the same answer from the cache
-    kept = store.get("k")
-    assert kept is not None and (kept.stored, kept.value) == (1000.0, "v")
-    clock.advance(9)                          # expired: stale, no longer near expiry
-    assert not store.near_expiry("k", 0.1) and store.has("k")
-    clock.advance(49)
-    assert store.get("k") is not None
-    clock.advance(1)                          # stale-max after expiry: gone
-    assert not store.has("k") and store.get("k") is None
+    store = kind(1 << 20, clock)
+    store.grace = 50
+    value = _Value("v")
+    store.put("k", value, 1100, 10)
+    assert store.get("k") == value and store.bytes == 10
+    clock.advance(100)                        # expired: a miss, but kept in place
+    assert store.get("k") is None and store.peek("k") == (1100, value)
+    assert len(store) == 1 and store.sweep() == 0
+    clock.advance(50)                         # past the grace period: gone
+    assert store.get("k") is None and store.peek("k") is None and store.bytes == 0
+    plain = kind(1 << 20, clock)
+    plain.put("k", _Value("v"), clock() + 1, 10)
+    clock.advance(1)
+    assert plain.get("k") is None and plain.peek("k") is None, "no grace: dropped"
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_grace_entries_still_yield_to_lru_pressure(kind: type[Any]) -> None:
+    clock = FixedClock(1000.0)
+    store = kind(100, clock)
+    store.grace = 10 ** 6
+    store.put(1, _Value("1"), 1001, 60)
+    clock.advance(5)
+    assert store.get(1) is None               # stale, and not made recent by the miss
+    store.put(2, _Value("2"), 2000, 60)
+    assert store.peek(1) is None and store.evictions == 1 and store.bytes == 60
+    store.set_expiry(2, 1000)
+    assert store.get(2) is None and store.drop_where(lambda _, __: True) == 0
+    assert len(store) == 0 and store.bytes == 0
+
+
+def caches(clock: FixedClock) -> tuple[RRsetCache, NegativeCache]:
+    rrsets = RRsetCache(1 << 20, clock, max_ttl=100)
+    negative = NegativeCache(1 << 20, clock, max_ttl=100)
+    rrsets.store.grace = negative.store.grace = 600
+    return rrsets, negative
+
+
+def test_kept_follows_a_cname_chain_to_a_denial_and_ages_out() -> None:
+    clock = FixedClock(1000.0)
+    rrsets, negative = caches(clock)
+    cname = RRset(n("www.example."), RRType.CNAME, ttl=300, rdatas=[n("host.example.").wire])
+    rrsets.put(cname, Rank.AUTH_ANSWER, ZONE, Security.SECURE)
+    soa = RRset(ZONE, RRType.SOA, ttl=50, rdatas=[bytes(22)])
+    negative.put(NegEntry(n("host.example."), -1, Rcode.NXDOMAIN, ZONE, soa,
+                          security=Security.INSECURE), 50)
+    found = kept(rrsets, negative, n("www.example."), RRType.A, clock(), 0)
+    assert found is not None and found.rcode == Rcode.NXDOMAIN
+    assert [r.rtype for r in found.answer] == [RRType.CNAME]
+    assert found.authority[0] is negative.store.peek((n("host.example.").key, -1))[1].soa  # type: ignore[index]
+    assert found.security == Security.INSECURE, "the weakest part"
+    assert found.expires == 1050 and found.life == 50
+    assert not near_expiry(found, clock(), 0.1)
+    assert near_expiry(found, 1046, 0.1)
+    clock.advance(60)                         # the denial expired
+    assert negative.get(n("host.example."), RRType.A) is None, "a miss for the iterator"
+    assert kept(rrsets, negative, n("www.example."), RRType.A, clock(), 0) is None
+    stale = kept(rrsets, negative, n("www.example."), RRType.A, clock(), 600)
+    assert stale is not None and stale.rcode == Rcode.NXDOMAIN
+    clock.advance(600)                        # stale-max after expiry
+    assert kept(rrsets, negative, n("www.example."), RRType.A, clock(), 600) is None
+
+
+def test_kept_needs_every_part_and_answer_rank() -> None:
+    clock = FixedClock(1000.0)
+    rrsets, negative = caches(clock)
+    glue = RRset(n("ns.example."), RRType.A, ttl=60, rdatas=[bytes(4)])
+    rrsets.put(glue, Rank.ADDITIONAL, ZONE)
+    assert kept(rrsets, negative, n("ns.example."), RRType.A, clock(), 600) is None
+    loop = RRset(n("a.example."), RRType.CNAME, ttl=60, rdatas=[n("a.example.").wire])
+    rrsets.put(loop, Rank.AUTH_ANSWER, ZONE)
+    assert kept(rrsets, negative, n("a.example."), RRType.A, clock(), 600) is None
+    answer = RRset(n("b.example."), RRType.A, ttl=60, rdatas=[bytes(4)])
+    rrsets.put(answer, Rank.AUTH_ANSWER, ZONE)
+    found = kept(rrsets, negative, n("b.example."), RRType.A, clock(), 600)
+    assert found is not None and found.security is None, "not judged yet"
+    rrsets.set_security(answer, Security.BOGUS, None)
+    found = kept(rrsets, negative, n("b.example."), RRType.A, clock(), 600)
+    assert found is not None and found.security == Security.BOGUS
 
 
 def test_signatures_end_reads_serial_time() -> None:

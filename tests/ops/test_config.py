@@ -39,7 +39,11 @@ def test_every_serve_flag_has_a_config_key() -> None:
                "listen-tls": ["127.0.0.1:853"], "tls-cert": "/x/cert.pem",
                "tls-key": "/x/key.pem", "ratelimit-per-client": 50,
                "ratelimit-action": "drop", "ratelimit": 100,
-               "serve-stale": False, "prefetch": True}
+               "serve-stale": False, "prefetch": True, "workers": 2,
+               "milter": "127.0.0.1:8891",
+               "tls-policy": "127.0.0.1:8461", "mta-sts-ca-file": "/x/ca.pem",
+               "mta-sts-port": 8443,
+               "cachedb": "redis://127.0.0.1:6379/0"}
     assert set(samples) == set(FLAG_KEYS.values())
     documented = (ROOT / "contrib" / "resolver.toml").read_text()
     for key, value in samples.items():

@@ -338,7 +338,8 @@ def test_serve_and_the_command_line(hierarchy: Net, tmp_path: Path) -> None:
     sock = tmp_path / "run" / "control.sock"
     ds = _anchors(hierarchy, tmp_path / "net")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "resolver", "serve", "--listen", f"{HOST}:{port}",
+        [sys.executable, "-m", "resolver", "serve", "--workers", "1",
+         "--listen", f"{HOST}:{port}",
          "--api", "off", "--root-hints", str(hierarchy.hints), "--trust-anchor", str(ds),
          "--allow-loopback-upstream", "--upstream-port", str(hierarchy.port),
          "--nodefault", "test.", "--no-trust-anchor-signaling",

@@ -43,7 +43,8 @@ _HEAD: dict[int, str] = {}     # pid -> what a process wrote before it was ready
 def _launch(args: list[str], env: dict[str, str] | None = None,
             prefix: list[str] | None = None) -> subprocess.Popen[str]:
     """``python -m resolver [PREFIX] serve ARGS`` until it says it is ready."""
-    proc = subprocess.Popen([sys.executable, "-m", "resolver", *(prefix or []), "serve", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "resolver", *(prefix or []), "serve",
+                             "--workers", "1", *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
                                             **(env or {})})
@@ -70,7 +71,8 @@ def _finish(proc: subprocess.Popen[str]) -> str:
 
 def _fails(args: list[str]) -> tuple[int, str]:
     """Run ``serve ARGS`` expecting it to exit by itself: (status, output)."""
-    done = subprocess.run([sys.executable, "-m", "resolver", "serve", *args], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "resolver", "serve", "--workers", "1",
+                           *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=30)
     return done.returncode, done.stdout + done.stderr
 

@@ -37,7 +37,8 @@ def _ask(port: int, name: str, rtype: int = RRType.A, timeout: float = 15.0) -> 
 
 
 def _start(args: list[str], tmp: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "resolver", "serve", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "resolver", "serve", "--workers", "1",
+                             *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None

@@ -183,7 +183,7 @@ def _get(url: str) -> tuple[int, bytes]:
 def test_installed_serve_answers_openapi_from_elsewhere(installed: Installed) -> None:
     dns, api = _free_port(), _free_port()
     proc = subprocess.Popen(
-        [str(installed.python), "-I", "-m", "resolver", "serve", "--listen",
+        [str(installed.python), "-I", "-m", "resolver", "serve", "--workers", "1", "--listen",
          f"127.0.0.1:{dns}", "--api", f"127.0.0.1:{api}"],
         cwd=installed.cwd, env=installed.env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
@@ -222,6 +222,8 @@ def test_installed_demo_runs_from_a_temporary_directory(installed: Installed) ->
     assert str(installed.venv) in proc.stdout, "demo did not use the installed hierarchy"
     assert "NOERROR  [ad]" in proc.stdout and "SERVFAIL" in proc.stdout, proc.stdout
     assert "DKIM signature d=secure.example s=sel1: pass" in proc.stdout, proc.stdout
+    assert "report page of a bogus domain (HTTP 200): http://127.0.0.1:" in proc.stdout
+    assert "/ui/domain/bad-ds.example" in proc.stdout, proc.stdout
 
 
 def test_demo_says_what_a_zones_folder_needs(tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def test_config_keys() -> None:
         ForwardZone("lab.example.", [("192.0.2.1", 53)], stub=True)]
     again = apply(Settings(), tomllib.loads(dump(settings)), "dump")
     assert again.forward_zones == settings.forward_zones
-    bad = [({"zone": "x.", "servers": ["192.0.2.1"], "tls": True}, "not supported yet"),
+    bad = [({"zone": "x.", "servers": ["192.0.2.1"], "tls": True}, "tls-name: needed"),
            ({"zone": "x.", "servers": ["ns.example"]}, "not an IP address"),
            ({"zone": "x.", "servers": []}, "servers"),
            ({"zone": "x.", "servers": ["192.0.2.1@99999"]}, "port"),

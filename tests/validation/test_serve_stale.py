@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from resolver.answer import Answer, build_response
+from resolver.cache.stale import signatures_end
 from resolver.clock import FixedClock
 from resolver.dnssec.status import Security
 from resolver.service import Resolver
@@ -78,9 +79,11 @@ def test_stale_answer_when_the_zone_is_dead(zones: Served) -> None:
         again = ask(resolver, "www.secure.example.")
         assert again.ede[0][0] == 3 and again.answer
         # past the RRSIGs' expiry: no AD any more
-        kept = resolver._stale.get((Name.from_text("www.secure.example.").key, RRType.A))
-        assert kept is not None and kept.sig_until is not None
-        clock.when = kept.sig_until + 1
+        kept = resolver._kept(Name.from_text("www.secure.example."), RRType.A)
+        assert kept is not None
+        sig_until = signatures_end(kept.answer, clock())
+        assert sig_until is not None
+        clock.when = sig_until + 1
         resolver._failures.clear()
         late = ask(resolver, "www.secure.example.")
         assert late.ede[0][0] == 3 and late.answer
@@ -112,8 +115,7 @@ def test_bogus_data_is_never_served_stale(zones: Served) -> None:
     resolver = make(zones, clock)
     first = ask(resolver, "www.bogus.example.")
     assert (first.rcode, first.security) == (Rcode.SERVFAIL, Security.BOGUS)
-    assert len(resolver._stale) == 0 or all(
-        kept.value.security != Security.BOGUS for kept in resolver._stale.store.values())
+    assert resolver._kept(Name.from_text("www.bogus.example."), RRType.A) is None
     clock.advance(120)
     with dead(zones, BOGUS):
         answer = ask(resolver, "www.bogus.example.")
@@ -227,3 +229,22 @@ def test_client_response_timer_answers_stale_while_resolution_goes_on(
     assert 1.7 < elapsed < 2.4, elapsed
     assert after.security == Security.SECURE and 3 not in [c for c, _ in after.ede]
     assert after.answer[0].ttl > 30, "refreshed in the background"
+
+
+def test_denials_are_served_stale_from_the_negative_cache_in_place(zones: Served) -> None:
+    """Issue 17: no copy of the answer is kept; the expired denial stays in the
+    negative cache (a miss for the iterator) and the stale answer is built from it."""
+    clock = FixedClock()
+    resolver = make(zones, clock, stale_max=10 ** 9)
+    fresh = ask(resolver, "no-such-name.secure.example.")
+    assert (fresh.rcode, fresh.security) == (Rcode.NXDOMAIN, Security.SECURE)
+    entries = len(resolver.negative)
+    clock.advance(4000)                     # past max-negative-ttl and the SOA minimum
+    assert resolver.negative.get(Name.from_text("no-such-name.secure.example."),
+                                 RRType.A) is None, "expired: a miss for normal lookups"
+    assert len(resolver.negative) == entries, "but still in place"
+    with dead(zones, SECURE):
+        stale = ask(resolver, "no-such-name.secure.example.")
+    assert stale.rcode == Rcode.NXDOMAIN and stale.ede[0][0] == 3
+    assert any(r.rtype == RRType.SOA for r in stale.authority)
+    assert all(r.ttl == 30 for r in stale.authority)
