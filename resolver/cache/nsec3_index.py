@@ -171,9 +171,11 @@ class Nsec3Index:
         """The label count of the closest indexed zone at or above *start*, or -1."""
         if not self._zones:
             return -1
-        for depth in range(len(start), -1, -1):
-            if start.ancestor(depth).key in self._zones:
-                return depth
+        keys = start.ancestor_keys()      # deepest first: keys[i] has len - i labels
+        top = len(keys) - 1
+        for i, key in enumerate(keys):
+            if key in self._zones:
+                return top - i
         return -1
 
     def lookup(self, name: Name, qtype: int, start: Name) -> NegEntry | None:

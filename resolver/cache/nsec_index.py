@@ -182,8 +182,8 @@ class NsecIndex:
                 return None
             start = name.parent()
         zone = None
-        for depth in range(len(start), -1, -1):
-            zone = self._zones.get(start.ancestor(depth).key)
+        for key in start.ancestor_keys():      # deepest first
+            zone = self._zones.get(key)
             if zone is not None:
                 break
         if self.nsec3.zone_depth(start) > (len(zone.apex) if zone is not None else -1):
@@ -223,8 +223,8 @@ class NsecIndex:
         no closer NSEC3 zone), else None. Whether the wildcard exists is the RRset
         cache's to say; the caller checks the proof with the validator's function."""
         zone = None
-        for depth in range(len(name), -1, -1):
-            zone = self._zones.get(name.ancestor(depth).key)
+        for key in name.ancestor_keys():      # deepest first
+            zone = self._zones.get(key)
             if zone is not None:
                 break
         if zone is None or self.nsec3.zone_depth(name) > len(zone.apex):
