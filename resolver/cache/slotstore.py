@@ -1,12 +1,12 @@
-"""The store of the RRset, negative and wire answer caches: :class:`LruStore`'s
-behaviour (expiry checked on read, a grace period for serve-stale, a byte budget,
-least recently used evicted first), for values that carry their expiry and size in
+"""The store of every cache (expiry checked on read, a grace period for serve-stale, a
+byte budget, least recently used evicted first), for values that carry their expiry and size in
 two slots of their own (``until``, ``cost``).
 
-:class:`~resolver.cache.store.LruStore` keeps an (expiry, size, value) tuple per
-entry: 64 bytes, plus a float and an int object of 24 and 28. With one entry in
-each of two caches per cached answer, that was about 10 % of an answer's bytes;
-here the value's two slots cost 16. Same methods and counters as LruStore.
+:class:`~resolver.cache.store.LruStore` is this store for values without such
+slots (it holds each in a small box). An (expiry, size, value) tuple per entry would
+cost 64 bytes, plus a float and an int object of 24 and 28: with one entry in each
+of two caches per cached answer, about 10 % of an answer's bytes; the value's two
+slots cost 16.
 """
 
 from __future__ import annotations
@@ -15,7 +15,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Generic, Protocol, TypeVar
 
-from .store import intern_size
+from ..lru import Lru
+
+# One int object per distinct entry size (sizes above 256 are objects of 28 bytes
+# each otherwise, one per entry); the memo is bounded (a size dropped from it lives
+# on in its entries).
+_SIZES: Lru[int, int] = Lru(4096)
+
+
+def intern_size(size: int) -> int:
+    """*size* as the one int object of its value that the stores share."""
+    return _SIZES.get(size) or _SIZES.put(size, size)
 
 
 class Stored(Protocol):

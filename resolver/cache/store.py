@@ -10,117 +10,100 @@ recently used entries go first. Not thread-safe: everything runs on the event lo
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from ..lru import Lru
+from .slotstore import SlotStore, intern_size
 
 K = TypeVar("K")
 V = TypeVar("V")
-# One int object per distinct entry size (sizes above 256 are objects of 28 bytes
-# each otherwise, one per entry); the memo is bounded (a size dropped from it lives
-# on in its entries).
-_SIZES: Lru[int, int] = Lru(4096)
+__all__ = ["LruStore", "intern_size"]
 
 
-def intern_size(size: int) -> int:
-    """*size* as the one int object of its value that the stores share."""
-    return _SIZES.get(size) or _SIZES.put(size, size)
+class _Held(Generic[V]):
+    """A value of any type with the two slots :class:`SlotStore` keeps its entries'
+    expiry and size in."""
+    __slots__ = ("until", "cost", "value")
+
+    def __init__(self, value: V) -> None:
+        self.value = value
+        self.until = 0.0
+        self.cost = 0
 
 
 class LruStore(Generic[K, V]):
-    __slots__ = ("max_bytes", "bytes", "_data", "_now", "evictions", "hits", "misses",
-                 "grace")
+    """:class:`SlotStore` (expiry on read, grace period, byte budget, LRU) for values
+    that have no slots of their own (the key and failure caches): each is held in a
+    small box. Same methods and counters."""
+    __slots__ = ("_slots",)
 
     def __init__(self, max_bytes: int, now: Callable[[], float]) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._data: OrderedDict[K, tuple[float, int, V]] = OrderedDict()
-        self._now = now
-        self.evictions = 0
-        self.hits = 0
-        self.misses = 0
-        # seconds an expired entry stays readable by peek (serve-stale); 0: dropped
-        self.grace = 0.0
+        self._slots: SlotStore[K, _Held[V]] = SlotStore(max_bytes, now)
+
+    # the store's budget and counters, read and set as SlotStore's
+    @property
+    def max_bytes(self) -> int:
+        return self._slots.max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        self._slots.max_bytes = value
+
+    @property
+    def grace(self) -> float:
+        return self._slots.grace
+
+    @grace.setter
+    def grace(self, value: float) -> None:
+        self._slots.grace = value
+
+    @property
+    def bytes(self) -> int:
+        return self._slots.bytes
+
+    @property
+    def evictions(self) -> int:
+        return self._slots.evictions
+
+    @property
+    def hits(self) -> int:
+        return self._slots.hits
+
+    @property
+    def misses(self) -> int:
+        return self._slots.misses
 
     def get(self, key: K, now: float | None = None) -> V | None:
-        """The live entry under *key* (made the most recent), or None. *now*: the
-        time, when the caller has just read the store's clock."""
-        item = self._data.get(key)
-        if item is None:
-            self.misses += 1
-            return None
-        expires, size, value = item
-        if now is None:
-            now = self._now()
-        if expires <= now:
-            if self.grace <= 0 or expires + self.grace <= now:
-                del self._data[key]
-                self.bytes -= size
-            self.misses += 1
-            return None
-        self._data.move_to_end(key)
-        self.hits += 1
-        return value
+        held = self._slots.get(key, now)
+        return None if held is None else held.value
 
     def peek(self, key: K) -> tuple[float, V] | None:
-        """Entry and expiry without touching LRU order or counters (expired included)."""
-        item = self._data.get(key)
-        return None if item is None else (item[0], item[2])
+        found = self._slots.peek(key)
+        return None if found is None else (found[0], found[1].value)
 
     def put(self, key: K, value: V, expires: float, size: int) -> None:
-        size = intern_size(size)
-        old = self._data.pop(key, None)
-        if old is not None:
-            self.bytes -= old[1]
-        self._data[key] = (expires, size, value)
-        self.bytes += size
-        while self.bytes > self.max_bytes and len(self._data) > 1:
-            _, (_, evicted, _) = self._data.popitem(last=False)
-            self.bytes -= evicted
-            self.evictions += 1
+        self._slots.put(key, _Held(value), expires, size)
 
     def set_expiry(self, key: K, expires: float) -> None:
-        """A new expiry for an entry, keeping its size and place."""
-        item = self._data.get(key)
-        if item is not None:
-            self._data[key] = (expires, item[1], item[2])
+        self._slots.set_expiry(key, expires)
 
     def delete(self, key: K) -> None:
-        old = self._data.pop(key, None)
-        if old is not None:
-            self.bytes -= old[1]
+        self._slots.delete(key)
 
     def clear(self) -> None:
-        self._data.clear()
-        self.bytes = 0
+        self._slots.clear()
 
     def drop_where(self, match: Callable[[K, V], bool]) -> int:
-        """Drop every entry for which ``match(key, value)`` holds (an operator's flush:
-        a scan, never on the hot path). Returns how many of them were still alive;
-        expired matches go too, uncounted."""
-        now = self._now()
-        dead = [(key, expires) for key, (expires, _, value) in self._data.items()
-                if match(key, value)]
-        for key, _ in dead:
-            self.delete(key)
-        return sum(1 for _, expires in dead if expires > now)
+        return self._slots.drop_where(lambda key, held: match(key, held.value))
 
     def sweep(self) -> int:
-        """Drop expired entries (those in their grace period stay); returns how many."""
-        now = self._now() - self.grace
-        dead = [k for k, (exp, _, _) in self._data.items() if exp <= now]
-        for key in dead:
-            self.delete(key)
-        return len(dead)
+        return self._slots.sweep()
 
     def values(self) -> Iterator[V]:
-        """Every value (expired ones included), without touching LRU order or counters."""
-        return iter([item[2] for item in self._data.values()])
+        return iter([held.value for held in self._slots.values()])
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._slots)
 
     def __iter__(self) -> Iterator[K]:
-        return iter(list(self._data))
+        return iter(self._slots)

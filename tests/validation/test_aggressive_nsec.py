@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from resolver.answer import Answer, build_response
 from resolver.service import Resolver
-from resolver.testnet.server import AuthServer
 from resolver.wire import message as wm
 from resolver.wire.message import RR
 from resolver.wire.name import Name
 from resolver.wire.types import AD, Rcode, RRType, type_from_text
 
 from .conftest import Served, run
+from .zone_faults import quick, sent, zone_faults
 
 ZONE = Name.from_text("internal.")
 SERVER = "127.0.0.22"
@@ -33,29 +32,9 @@ def resolve(resolver: Resolver, name: str, rtype: str = "A", cd: bool = False) -
     return run(resolver.resolve(Name.from_text(name), type_from_text(rtype), cd=cd))
 
 
-@contextmanager
-def faults_on(served: Served, **kwargs: object) -> Iterator[None]:
+def faults_on(served: Served, **faults: object) -> AbstractContextManager[None]:
     """Set faults for internal. on its server, then put the previous ones back."""
-    server: AuthServer = served.net.servers[SERVER]
-    saved = server.faults.get(ZONE.key)
-    try:
-        server.set_faults(ZONE, **kwargs)
-        yield
-    finally:
-        if saved is None:
-            server.faults.pop(ZONE.key, None)
-        else:
-            server.faults[ZONE.key] = saved
-
-
-def sent(resolver: Resolver) -> int:
-    return resolver.counters.total("upstream_queries")
-
-
-def quick(served: Served, **overrides: object) -> Resolver:
-    resolver = served.resolver(trust_anchor_signaling=False, **overrides)
-    resolver.iterator.limits.wall_clock = 2.0   # a stopped server fails fast
-    return resolver
+    return zone_faults(served, SERVER, ZONE, **faults)
 
 
 def test_nxdomain_from_a_cached_nsec_with_the_server_stopped(zones: Served) -> None:

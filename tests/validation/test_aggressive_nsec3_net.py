@@ -9,14 +9,12 @@ first answer carried and hashes computed by the test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from resolver.answer import Answer, build_response
 from resolver.dnssec.nsec3 import nsec3_hash
 from resolver.service import Resolver
-from resolver.testnet.server import AuthServer
 from resolver.wire import message as wm
 from resolver.wire import rdata as rd
 from resolver.wire.name import Name
@@ -24,6 +22,7 @@ from resolver.wire.rdata import b32hex_decode
 from resolver.wire.types import AD, Rcode, RRType, type_from_text
 
 from .conftest import Served, run
+from .zone_faults import quick, sent, zone_faults
 
 SERVER = "127.0.0.23"          # nsec3.example. and optout.example.
 SEC = "secure"
@@ -77,29 +76,8 @@ def covered_name(zone: str, span: Span, avoid: set[str]) -> str:
     raise AssertionError("no name found in the span")
 
 
-@contextmanager
-def server_down(served: Served, zone: str) -> Iterator[None]:
-    server: AuthServer = served.net.servers[SERVER]
-    key = Name.from_text(zone).key
-    saved = server.faults.get(key)
-    try:
-        server.set_faults(Name.from_text(zone), timeout=True)
-        yield
-    finally:
-        if saved is None:
-            server.faults.pop(key, None)
-        else:
-            server.faults[key] = saved
-
-
-def sent(resolver: Resolver) -> int:
-    return resolver.counters.total("upstream_queries")
-
-
-def quick(served: Served) -> Resolver:
-    resolver = served.resolver(trust_anchor_signaling=False)
-    resolver.iterator.limits.wall_clock = 2.0
-    return resolver
+def server_down(served: Served, zone: str) -> AbstractContextManager[None]:
+    return zone_faults(served, SERVER, zone, timeout=True)
 
 
 def test_nxdomain_from_cached_nsec3_with_the_server_down(zones: Served) -> None:

@@ -11,8 +11,7 @@ covers them all.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from resolver.answer import Answer, build_response
 from resolver.dnssec import nsec3 as n3
@@ -24,6 +23,7 @@ from resolver.wire.name import Name
 from resolver.wire.types import AD, Rcode, RRType, type_from_text
 
 from .conftest import Served, run
+from .zone_faults import quick, sent, zone_faults
 
 SERVER = "127.0.0.23"
 SEC = "secure"
@@ -33,30 +33,9 @@ def resolve(resolver: Resolver, name: str, rtype: str = "A") -> Answer:
     return run(resolver.resolve(Name.from_text(name), type_from_text(rtype)))
 
 
-@contextmanager
-def stopped(served: Served, zone: str) -> Iterator[None]:
+def stopped(served: Served, zone: str) -> AbstractContextManager[None]:
     """The servers of *zone* time out, then answer again."""
-    server: AuthServer = served.net.servers[SERVER]
-    name = Name.from_text(zone)
-    saved = server.faults.get(name.key)
-    try:
-        server.set_faults(name, timeout=True)
-        yield
-    finally:
-        if saved is None:
-            server.faults.pop(name.key, None)
-        else:
-            server.faults[name.key] = saved
-
-
-def sent(resolver: Resolver) -> int:
-    return resolver.counters.total("upstream_queries")
-
-
-def quick(served: Served, **overrides: object) -> Resolver:
-    resolver = served.resolver(trust_anchor_signaling=False, **overrides)
-    resolver.iterator.limits.wall_clock = 2.0   # a stopped server fails fast
-    return resolver
+    return zone_faults(served, SERVER, zone, timeout=True)
 
 
 def wildcards(resolver: Resolver) -> int:
