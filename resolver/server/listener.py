@@ -361,10 +361,10 @@ class DnsServer:
             return
         tail = data[2:]
         memo = self._qk_memo
-        qk = memo.get(tail, _UNSEEN)
-        if qk is _UNSEEN:
-            qk = memo.put(tail, query_key(data))
-        assert qk is None or isinstance(qk, QueryKey)
+        found = memo.get(tail, _UNSEEN)
+        # the memo holds query_key() results only: a cast, no per-packet isinstance
+        qk = memo.put(tail, query_key(data)) if found is _UNSEEN else cast(
+            "QueryKey | None", found)
         if qk is not None and qk.key[-1] & 0x01 and (
                 self._acl_memo.get(addr[0]) or self.allowed(addr[0])):
             limit = max(512, min(qk.payload, self._edns)) if qk.has_edns else 512
