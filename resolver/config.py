@@ -111,6 +111,7 @@ class Settings:
     tcp_max_connections: int = 128
     tcp_max_pipeline: int = 100
     edns_size: int = 1232
+    udp_batch: bool = True                  # recvmmsg/sendmmsg on the UDP listeners (Linux)
     iter_limits: IterLimits = field(default_factory=IterLimits)
     validation_limits: ValidationLimits = field(default_factory=ValidationLimits)
     legacy_algorithms: bool = False                  # RSASHA1, DSA: test profiles only

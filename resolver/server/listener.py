@@ -36,7 +36,9 @@ from ..wire.edns import with_option
 from ..wire.message import FormError, Message
 from ..wire.querykey import COOKIE, QueryKey, cookie_ok, query_key
 from ..wire.types import CD, QR, RD, TC, Opcode, Rcode, RRType, rcode_to_text, type_to_text
+from . import udpbatch
 from .cookies import ServerCookies
+from .udpbatch import BatchUdp, Sender
 
 log = logging.getLogger(__name__)
 # client queries (query-log): a logger of their own, so ``serve`` can switch them on
@@ -97,7 +99,7 @@ class DnsServer:
         # listen -> (UDP, TCP), listen-tls -> TCP; start() uses them instead of binding
         self.inherited: dict[tuple[str, int], tuple[socket.socket, socket.socket]] = {}
         self.inherited_tls: dict[tuple[str, int], socket.socket] = {}
-        self._udp: list[asyncio.DatagramTransport] = []
+        self._udp: list[asyncio.DatagramTransport | BatchUdp] = []
         self._tcp: list[asyncio.base_events.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._edns = settings.edns_size
@@ -145,11 +147,9 @@ class DnsServer:
             self.bound_tls.append((host, server.sockets[0].getsockname()[1]))
 
     async def _listen(self, host: str, port: int) -> None:
-        loop = asyncio.get_running_loop()
         given = self.inherited.get((host, port))
         if given is not None:
-            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=given[0])
-            self._udp.append(udp)
+            self._udp.append(await self._open_udp(given[0]))
             self._tcp.append(await asyncio.start_server(self._serve_tcp, sock=given[1],
                                                         backlog=128))
             self.bound.append((host, given[0].getsockname()[1]))
@@ -158,9 +158,14 @@ class DnsServer:
         # port 0: the UDP port is picked by the kernel and TCP must get the same
         # number, which may be taken (by an outgoing connection, say): try again
         for attempt in range(1 if port else 20):
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self), local_addr=(host, port), family=family)
-            actual = transport.get_extra_info("sockname")[1]
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                raise
+            transport = await self._open_udp(sock)
+            actual = sock.getsockname()[1]
             try:
                 server = await asyncio.start_server(self._serve_tcp, host, actual,
                                                     family=family, reuse_address=True,
@@ -174,6 +179,18 @@ class DnsServer:
         self._udp.append(transport)
         self._tcp.append(server)
         self.bound.append((host, actual))
+
+    async def _open_udp(self, sock: socket.socket) -> asyncio.DatagramTransport | BatchUdp:
+        """A bound UDP socket -> batched reads and sends (udp-batch, Linux), or the event
+        loop's own datagram transport."""
+        loop = asyncio.get_running_loop()
+        if self.settings.udp_batch and udpbatch.available():
+            batch = BatchUdp(sock, self.datagram)
+            batch.start(loop)
+            return batch
+        sock.setblocking(False)
+        udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
+        return udp
 
     async def stop(self, grace: float = 2.0) -> None:
         for udp in self._udp:
@@ -224,17 +241,14 @@ class DnsServer:
         elif self._buckets is None:
             self._buckets = Lru(RATELIMIT_CLIENTS)
 
-    def _limited(self, data: bytes, addr: tuple[str, int],
-                 send: asyncio.DatagramTransport) -> None:
-        """A UDP query over the client's rate: dropped, or an empty reply with TC=1
-        (the client asks again over TCP, which is not limited)."""
+    def _limited(self, data: bytes) -> bytes | None:
+        """A UDP query over the client's rate: dropped (None), or an empty reply with
+        TC=1 (the client asks again over TCP, which is not limited)."""
         if self._rl_drop or len(data) < 12 or data[2] & 0x80:
             self.stats.ratelimited_drop += 1
-            return
+            return None
         self.stats.ratelimited_tc += 1
-        reply = _truncated(data)
-        if reply is not None:
-            send.sendto(reply, addr)
+        return _truncated(data)
 
     def allowed(self, address: str) -> bool:
         """Whether *address* may query (memoised: the ACL is fixed for the server's life)."""
@@ -352,13 +366,15 @@ class DnsServer:
                                                          "was not requested"))
 
     # ------------------------------------------------------------------ UDP
-    def datagram(self, data: bytes, addr: tuple[str, int], send: asyncio.DatagramTransport) -> None:
-        """The UDP fast path: a cache hit costs two dictionary lookups and a join."""
+    def datagram(self, data: bytes, addr: tuple[str, int], send: Sender) -> bytes | None:
+        """The UDP fast path: a cache hit costs two dictionary lookups and a join. The
+        reply to send at once is returned (a cache hit, or TC=1 over the rate limit);
+        None when there is none now: the query is being resolved (its reply goes out
+        through *send* when ready), or it was dropped."""
         self.stats.udp += 1
         if self._buckets is not None and not take_token(self._buckets, addr[0], self._rate,
                                                         time.monotonic()):
-            self._limited(data, addr, send)
-            return
+            return self._limited(data)
         tail = data[2:]
         memo = self._qk_memo
         found = memo.get(tail, _UNSEEN)
@@ -375,17 +391,17 @@ class DnsServer:
                                            self.cookies.answer(qk.cookie, addr[0]))
             if hit is not None:
                 self.stats.fast_hits += 1
-                send.sendto(hit, addr)
                 if self.query_log:
                     _log_query(addr[0], "udp", data, hit, cached=True)
-                return
+                return hit
         if self.stats.pending >= MAX_PENDING:
             self.stats.dropped += 1
-            return
+            return None
         self._spawn(self._udp_slow(data, addr, send, qk))
+        return None
 
     async def _udp_slow(self, data: bytes, addr: tuple[str, int],
-                        send: asyncio.DatagramTransport, qk: QueryKey | None) -> None:
+                        send: Sender, qk: QueryKey | None) -> None:
         try:
             reply = await self.answer(data, addr[0], "udp", qk)
         except Exception:   # never let one query take the server down
@@ -476,8 +492,11 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        if self.transport is not None:
-            self.server.datagram(data, addr, self.transport)  # type: ignore[arg-type]
+        transport = self.transport
+        if transport is not None:
+            reply = self.server.datagram(data, addr, transport)  # type: ignore[arg-type]
+            if reply is not None:
+                transport.sendto(reply, addr)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error: %s", exc)

@@ -76,6 +76,8 @@ FEATURES = [
     Feature("per-client rate limit", ("--ratelimit-per-client", "1000000"), ()),
     Feature("cookies", (), (), cookie=True),
     Feature("metrics counting", (), ("--no-metrics",)),
+    Feature("UDP batches (recvmmsg/sendmmsg)", (), (), config="udp-batch = true\n",
+            config_off="udp-batch = false\n"),
 ]
 
 
