@@ -564,9 +564,11 @@ class Resolver:
         return stored
 
     async def close(self) -> None:
-        """Finish the background writes to the shared cache and close its connections."""
+        """Finish the background writes to the shared cache and close its connections,
+        and close the TLS connections to forwarders (a close_notify each, not a reset)."""
         if self.shared is not None:
             await self.shared.close()
+        await self.dot.client.close()
 
     # ------------------------------------------------------------------ read-only views
     def cache_stats(self) -> dict[str, CacheStats]:

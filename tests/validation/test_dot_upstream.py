@@ -281,3 +281,25 @@ def test_a_reload_takes_effect_at_the_next_query() -> None:
                               ForwardZone("plain.example.", [("192.0.2.54", 53)])]
     assert transport.upstreams() == {
         ("192.0.2.53", 853): TlsUpstream(("192.0.2.53", 853), "dns.corp.example")}
+
+
+def test_resolver_close_ends_its_tls_connections(zones: Served, upstream: Upstream) -> None:
+    """At shutdown (Resolver.close) the connections to forwarders are closed, not left
+    to the idle timer: the upstream sees its connection count fall back."""
+    resolver, _ = forwarder(zones, upstream)
+    before = upstream.server.stats.tcp_connections
+
+    async def body() -> tuple[int, int]:
+        answer = await resolver.resolve(Name.from_text("www.secure.example."),
+                                        type_from_text("A"))
+        assert answer.security.label == "secure", answer.reason
+        during = upstream.server.stats.tcp_connections
+        await resolver.close()
+        # still inside the loop that owns the connection: nothing else closes it
+        for _ in range(150):          # polled: the count lives in the upstream's thread
+            if upstream.server.stats.tcp_connections <= before:
+                break
+            await asyncio.sleep(0.02)
+        return during, upstream.server.stats.tcp_connections
+
+    assert run(body()) == (before + 1, before)
