@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 # without the other INFO lines (resolver.cli.logs.QUERY_LOGGER)
 qlog = logging.getLogger("resolver.queries")
 
-_UNSEEN = object()
 MAX_PENDING = 2000                 # queries being resolved at once (all clients)
 MEMO_SIZE = 4096                   # client addresses and raw queries remembered
 RATELIMIT_CLIENTS = 65536          # client addresses with a token bucket (LRU)
@@ -106,8 +105,9 @@ class DnsServer:
         # both memos are read with get() (dict speed on the fast path): a full one
         # drops its oldest entry, which costs one recomputation if it comes back
         self._acl_memo: Lru[str, bool] = Lru(MEMO_SIZE)
-        # query_key() per raw query minus its ID: stub resolvers repeat the same bytes
-        self._qk_memo: Lru[bytes, QueryKey | None] = Lru(MEMO_SIZE)
+        # per raw query minus its ID (stub resolvers repeat the same bytes): its
+        # query_key() and its UDP reply limit, 0 when the cache may not answer it (RD=0)
+        self._qk_memo: Lru[bytes, tuple[QueryKey | None, int]] = Lru(MEMO_SIZE)
         self.counters = resolver.counters
         self.query_log = settings.query_log
         self.cookies = ServerCookies()
@@ -377,13 +377,12 @@ class DnsServer:
             return self._limited(data)
         tail = data[2:]
         memo = self._qk_memo
-        found = memo.get(tail, _UNSEEN)
-        # the memo holds query_key() results only: a cast, no per-packet isinstance
-        qk = memo.put(tail, query_key(data)) if found is _UNSEEN else cast(
-            "QueryKey | None", found)
-        if qk is not None and qk.key[-1] & 0x01 and (
-                self._acl_memo.get(addr[0]) or self.allowed(addr[0])):
-            limit = max(512, min(qk.payload, self._edns)) if qk.has_edns else 512
+        known = memo.get(tail)
+        if known is None:
+            known = memo.put(tail, self._udp_key(data))
+        qk, limit = known
+        if limit and (self._acl_memo.get(addr[0]) or self.allowed(addr[0])):
+            assert qk is not None
             if qk.cookie is None:
                 hit = self.messages.answer(data, qk, limit)
             else:
@@ -399,6 +398,14 @@ class DnsServer:
             return None
         self._spawn(self._udp_slow(data, addr, send, qk))
         return None
+
+    def _udp_key(self, data: bytes) -> tuple[QueryKey | None, int]:
+        """The cache key of a raw UDP query and the size its reply may have; the size
+        is 0 when the answer cache may not answer it (not a plain query, or RD=0)."""
+        qk = query_key(data)
+        if qk is None or not qk.key[-1] & 0x01:
+            return qk, 0
+        return qk, max(512, min(qk.payload, self._edns)) if qk.has_edns else 512
 
     async def _udp_slow(self, data: bytes, addr: tuple[str, int],
                         send: Sender, qk: QueryKey | None) -> None:
