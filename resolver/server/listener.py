@@ -160,6 +160,8 @@ class DnsServer:
         for attempt in range(1 if port else 20):
             sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
+                if family == socket.AF_INET6:   # "::" next to "0.0.0.0", as for TCP
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.bind((host, port))
             except OSError:
                 sock.close()
