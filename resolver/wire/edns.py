@@ -11,23 +11,10 @@ from __future__ import annotations
 
 import struct
 
+from .sections import skip_name
+
 _U16 = struct.Struct("!H")
 _OPT = 41
-
-
-def _skip_name(wire: bytes, pos: int) -> int:
-    n = len(wire)
-    while True:
-        if pos >= n:
-            raise ValueError("name runs past the message")
-        length = wire[pos]
-        if length == 0:
-            return pos + 1
-        if length & 0xC0 == 0xC0:
-            return pos + 2
-        if length & 0xC0:
-            raise ValueError("unknown label type")
-        pos += length + 1
 
 
 def opt_rdlength_at(wire: bytes) -> int | None:
@@ -39,9 +26,9 @@ def opt_rdlength_at(wire: bytes) -> int | None:
     try:
         pos = 12
         for _ in range(qd):
-            pos = _skip_name(wire, pos) + 4
+            pos = skip_name(wire, pos) + 4
         for index in range(an + ns + ar):
-            pos = _skip_name(wire, pos)
+            pos = skip_name(wire, pos)
             if pos + 10 > len(wire):
                 return None
             rtype = _U16.unpack_from(wire, pos)[0]

@@ -18,8 +18,13 @@ What one answer leaves in memory (both resolvers validate it, AD):
 * ours: an entry in the RRset cache (the expanded A RRset with its RRSIG, the zone, the
   security status), one in the message cache (the answer's wire form ready to be sent,
   with its TTL offsets), and whatever else grows per name (nothing else should: the
-  NSEC3 records of the proof are few and shared, the key cache holds one zone). The
-  entry counts and the caches' own byte accounting come from ``/metrics``.
+  NSEC3 records of the proof are few and shared, the key cache holds one zone). Equal
+  parts are kept once: the RDATA and RRSIG of the expansions (the wildcard's own), the
+  head of the wire answer (header and answer section, the owner being a pointer to the
+  question) and its tail (authority and additional sections: the proof), per second.
+  The entry counts and the caches' own byte accounting come from ``/metrics``; for
+  where the bytes go, run ``python -m tests.bench.memory_breakdown`` (the same
+  workload in-process, under tracemalloc).
 * Unbound: an rrset-cache entry (the A RRset and its RRSIG) and a message-cache entry
   (the reply skeleton pointing at rrsets), from ``unbound-control stats_noreset``
   (``rrset.cache.count``, ``msg.cache.count``, ``mem.cache.rrset``, ``mem.cache.message``;
