@@ -161,12 +161,17 @@ def _load_rsa(min_bits: int, hash_cls: type[hashes.HashAlgorithm], key: bytes) -
     if exponent.bit_length() > MAX_RSA_EXPONENT_BITS:
         return None
     public = rsa.RSAPublicNumbers(exponent, modulus).public_key()
-    return functools.partial(_rsa_verify, public, hash_cls)
+    # padding and hash objects are immutable parameters: made once per key, not per call
+    return functools.partial(_rsa_verify, public.verify, _PKCS1, hash_cls())
 
 
-def _rsa_verify(public: rsa.RSAPublicKey, hash_cls: type[hashes.HashAlgorithm],
+_PKCS1 = padding.PKCS1v15()
+
+
+def _rsa_verify(check: Callable[[bytes, bytes, padding.PKCS1v15, hashes.HashAlgorithm], None],
+                pad: padding.PKCS1v15, digest: hashes.HashAlgorithm,
                 signature: bytes, data: bytes) -> bool:
-    public.verify(signature, data, padding.PKCS1v15(), hash_cls())
+    check(signature, data, pad, digest)
     return True
 
 
@@ -178,16 +183,16 @@ def _load_ecdsa(curve: ec.EllipticCurve, size: int, hash_cls: type[hashes.HashAl
     if len(key) != 2 * size:
         return None
     public = ec.EllipticCurvePublicKey.from_encoded_point(curve, b"\x04" + key)
-    return functools.partial(_ecdsa_verify, public, size, hash_cls)
+    return functools.partial(_ecdsa_verify, public.verify, size, ec.ECDSA(hash_cls()))
 
 
-def _ecdsa_verify(public: ec.EllipticCurvePublicKey, size: int,
-                  hash_cls: type[hashes.HashAlgorithm], signature: bytes, data: bytes) -> bool:
+def _ecdsa_verify(check: Callable[[bytes, bytes, ec.ECDSA], None], size: int,
+                  scheme: ec.ECDSA, signature: bytes, data: bytes) -> bool:
     if len(signature) != 2 * size:
         return False
     r = int.from_bytes(signature[:size], "big")
     s = int.from_bytes(signature[size:], "big")
-    public.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_cls()))
+    check(encode_dss_signature(r, s), data, scheme)
     return True
 
 

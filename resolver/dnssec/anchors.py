@@ -103,6 +103,8 @@ class TrustAnchors:
 
     def __init__(self, anchors: Iterable[TrustAnchor] = ()) -> None:
         self._by_zone: dict[Name, list[TrustAnchor]] = {}
+        # zone key -> (zone, its anchors): what closest() returns, made once per add
+        self._closest: dict[bytes, tuple[Name, tuple[TrustAnchor, ...]]] = {}
         self._seen: set[tuple[bytes, int, bytes]] = set()
         self.merge(anchors)
 
@@ -112,7 +114,11 @@ class TrustAnchors:
         if key in self._seen:
             return False
         self._seen.add(key)
-        self._by_zone.setdefault(anchor.zone, []).append(anchor)
+        found = self._by_zone.setdefault(anchor.zone, [])
+        found.append(anchor)
+        zone = self._closest[anchor.zone.key][0] if anchor.zone.key in self._closest \
+            else anchor.zone
+        self._closest[anchor.zone.key] = (zone, tuple(found))
         return True
 
     def merge(self, anchors: Iterable[TrustAnchor]) -> int:
@@ -127,11 +133,11 @@ class TrustAnchors:
     def closest(self, name: Name) -> tuple[Name, tuple[TrustAnchor, ...]] | None:
         """The deepest anchored zone at or above *name*, with its anchors; None when
         no anchor covers *name*."""
-        for depth in range(len(name), -1, -1):
-            zone = name.ancestor(depth)
-            found = self._by_zone.get(zone)
-            if found:
-                return zone, tuple(found)
+        index = self._closest
+        for key in name.ancestor_keys():      # deepest first, no Name per ancestor
+            found = index.get(key)
+            if found is not None:
+                return found
         return None
 
     def zones(self) -> list[Name]:

@@ -24,6 +24,8 @@ def canonical_rdatas(rtype: int, rdatas: Sequence[bytes]) -> list[bytes]:
     """RDATAs in canonical form and order, duplicates removed (RFC 4034 s6.2, s6.3).
     RDATA that cannot be decoded is kept as received (its signature will not verify
     unless the signer saw the same octets)."""
+    if rtype not in rd.CANONICAL_LOWER or rtype not in rd.CLASSES:
+        return sorted({bytes(data) for data in rdatas})   # no names inside: as received
     out = set()
     for data in rdatas:
         try:

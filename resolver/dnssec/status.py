@@ -21,7 +21,10 @@ class Security(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _LABELS[self]
+
+
+_LABELS: dict[int, str] = {s: s.name.lower() for s in Security}   # hot: every answer
 
 
 class Problem(Enum):
@@ -99,7 +102,7 @@ class Verdict:
 
     @classmethod
     def secure(cls) -> Verdict:
-        return cls(Security.SECURE)
+        return _SECURE if cls is Verdict else cls(Security.SECURE)
 
     @classmethod
     def bogus(cls, problem: Problem, detail: str = "") -> Verdict:
@@ -115,6 +118,9 @@ class Verdict:
 
     def __str__(self) -> str:
         return self.security.label + (f" ({self.reason})" if self.reason else "")
+
+
+_SECURE = Verdict(Security.SECURE)   # immutable: one for every secure RRset
 
 
 def weakest(verdicts: list[Verdict]) -> Verdict:

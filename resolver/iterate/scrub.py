@@ -211,9 +211,11 @@ def _late_sigs(rrsets: list[RRset], later: list[RR]) -> None:
     """RRSIGs sent in a later section than the RRset they cover join that RRset, as
     in Unbound's parser (RFC 4035 s3.1.1 wants them together). They are verified like
     any other signature, so they cannot make bad data pass."""
-    index = {(rs.name.key, rs.rtype): rs for rs in rrsets}
+    index: dict[tuple[bytes, int], RRset] | None = None   # made when an RRSIG comes
     for rr in later:
         if rr.rtype == RRType.RRSIG and len(rr.rdata) >= 2:
+            if index is None:
+                index = {(rs.name.key, rs.rtype): rs for rs in rrsets}
             rs = index.get((rr.name.key, (rr.rdata[0] << 8) | rr.rdata[1]))
             if rs is not None:
                 rs.add_sig(rr.rdata)

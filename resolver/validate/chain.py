@@ -184,6 +184,8 @@ class KeyFinder:
         return self._negative_anchor(zone)
 
     def _negative_anchor(self, zone: Name) -> NegativeAnchor | None:
+        if not self.negative_anchors:
+            return None
         now = self.now()
         for nta in self.negative_anchors:
             if nta.until > now and zone.is_subdomain(nta.zone) and not nta.zone.is_root():
@@ -191,13 +193,12 @@ class KeyFinder:
         return None
 
     def _cached_ancestor(self, zone: Name, anchor_zone: Name) -> tuple[Name, KeyEntry | None]:
-        depth = len(zone)
-        while depth >= len(anchor_zone):
-            name = zone.ancestor(depth)
-            entry = self.cache.get(name)
+        keys = zone.ancestor_keys()           # deepest first: zone, ..., the root
+        get = self.cache.get_key
+        for key in keys[:len(keys) - len(anchor_zone)]:   # down to the anchor's depth
+            entry = get(key)
             if entry is not None:
-                return name, entry
-            depth -= 1
+                return entry.zone, entry
         return anchor_zone, None
 
     def secure_above(self, name: Name, floor: KeyEntry) -> KeyEntry:

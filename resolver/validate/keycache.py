@@ -57,6 +57,10 @@ class KeyCache:
     def get(self, zone: Name) -> KeyEntry | None:
         return self.store.get(zone.key)
 
+    def get_key(self, key: bytes) -> KeyEntry | None:
+        """:meth:`get` by the zone's :attr:`Name.key`."""
+        return self.store.get(key)
+
     def put(self, entry: KeyEntry, epoch: int | None = None) -> None:
         """Store *entry*; *epoch* is :attr:`epoch` when the work that made it began: if
         the cache was cleared since, the entry rests on replaced anchors and is dropped."""

@@ -49,17 +49,22 @@ class Name:
     """An absolute domain name. Construct with :meth:`from_text` or :meth:`from_labels`;
     ``Name(wire)`` trusts that *wire* is a well-formed uncompressed name."""
 
-    __slots__ = ("wire", "_key", "_labels", "_text", "_offsets")
+    __slots__ = ("wire", "key", "_labels", "_text", "_offsets")
 
     wire: bytes
-    _key: bytes | None
+    #: Lowercased wire form: the canonical form (RFC 4034 s6.2) and the cache key. Length
+    #: octets are below 64, so lowercasing the whole wire is safe. Made with the name (an
+    #: attribute, not a property: it is read dozens of times per answer); most names are
+    #: lowercase already and then share one bytes object for both.
+    key: bytes
     _labels: tuple[bytes, ...] | None
     _text: str | None
     _offsets: tuple[int, ...] | None
 
     def __init__(self, wire: bytes) -> None:
         self.wire = wire
-        self._key = None
+        key = wire.lower()
+        self.key = wire if key == wire else key
         self._labels = None
         self._text = None
         self._offsets = None
@@ -142,18 +147,6 @@ class Name:
             labels = self._labels = _split_wire(self.wire)
         return labels
 
-    @property
-    def key(self) -> bytes:
-        """Lowercased wire form: the canonical form (RFC 4034 s6.2) and the cache key.
-        Length octets are below 64, so lowercasing the whole wire is safe."""
-        key = self._key
-        if key is None:
-            key = self.wire.lower()
-            if key == self.wire:       # most names: one bytes object for both
-                key = self.wire
-            self._key = key
-        return key
-
     def _starts(self) -> tuple[int, ...]:
         offsets = self._offsets
         if offsets is None:
@@ -162,13 +155,19 @@ class Name:
 
     def __len__(self) -> int:
         """Number of labels, root excluded."""
-        return len(self._starts()) - 1
+        offsets = self._offsets           # _starts(), inline: called for every answer
+        if offsets is None:
+            offsets = self._offsets = _label_offsets(self.wire)
+        return len(offsets) - 1
 
     @property
     def label_count(self) -> int:
         """The RRSIG Labels value of this owner: labels without root and a leading '*'."""
-        labels = self.labels
-        return len(labels) - 1 if labels and labels[0] == b"*" else len(labels)
+        offsets = self._offsets
+        if offsets is None:
+            offsets = self._offsets = _label_offsets(self.wire)
+        count = len(offsets) - 1
+        return count - 1 if self.wire[:2] == b"\x01*" else count
 
     def is_root(self) -> bool:
         return self.wire == b"\x00"
@@ -182,8 +181,10 @@ class Name:
     def bare(self) -> Name:
         """An equal Name holding only the wire form and key: what a long-lived cache
         entry needs (labels, offsets and text are made again when asked for)."""
-        copy = Name(self.wire)
-        copy._key = self.key
+        copy = Name.__new__(Name)
+        copy.wire = self.wire
+        copy.key = self.key
+        copy._labels = copy._text = copy._offsets = None
         return copy
 
     # --- relations -------------------------------------------------------
@@ -222,7 +223,10 @@ class Name:
         """The cache keys (:attr:`key`) of self and every ancestor, deepest first, the
         root's last: cheaper than :meth:`ancestor` when only keys are looked up."""
         key = self.key
-        return [key[i:] for i in self._starts()]
+        offsets = self._offsets
+        if offsets is None:
+            offsets = self._offsets = _label_offsets(self.wire)
+        return [key[i:] for i in offsets]
 
     def prepend(self, label: bytes) -> Name:
         if not label or len(label) > MAX_LABEL_OCTETS:

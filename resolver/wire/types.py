@@ -153,12 +153,14 @@ META_TYPES = frozenset({RRType.OPT, RRType.TKEY, RRType.TSIG, RRType.IXFR, RRTyp
 _TYPE_BY_NAME = {t.name.replace("_", "-"): int(t) for t in RRType}
 
 
+_TYPE_TEXT: dict[int, str] = {int(t): t.name.replace("_", "-") for t in RRType}
+_RCODE_TEXT: dict[int, str] = {int(r): r.name for r in Rcode}
+
+
 def type_to_text(rtype: int) -> str:
     """Mnemonic for a type, or the RFC 3597 ``TYPEnnn`` form."""
-    try:
-        return RRType(rtype).name.replace("_", "-")
-    except ValueError:
-        return f"TYPE{rtype}"
+    text = _TYPE_TEXT.get(rtype)
+    return text if text is not None else f"TYPE{rtype}"
 
 
 def type_from_text(text: str) -> int:
@@ -201,10 +203,8 @@ def is_class_text(text: str) -> bool:
 
 
 def rcode_to_text(rcode: int) -> str:
-    try:
-        return Rcode(rcode).name
-    except ValueError:
-        return f"RCODE{rcode}"
+    text = _RCODE_TEXT.get(rcode)
+    return text if text is not None else f"RCODE{rcode}"
 
 
 def rcode_from_text(text: str) -> int:
