@@ -147,6 +147,8 @@ class Settings:
     milter_policy_dmarc_quarantine: str = "none"    # none / quarantine
     milter_policy_spf_fail: str = "none"            # none / reject / tag
     milter_tempfail_on_dns_error: bool = True       # 451 when a lookup failed (not a pass)
+    milter_spf_helo: bool = True                    # check the HELO name as an SPF identity
+    milter_policy_spf_helo_fail: str = "none"       # none / reject (HELO fail alone)
     milter_timeout: float = 300.0                   # idle seconds before closing a connection
     # outbound: Postfix TLS policy socketmap (DANE, then MTA-STS); off by default
     tls_policy: tuple[str, int] | None = None
@@ -154,6 +156,7 @@ class Settings:
     mta_sts_port: int = 443                 # HTTPS port of policy hosts (tests only)
     cachedb: str | None = None              # shared cache: redis://HOST:PORT/DB, unix:///PATH
     cachedb_timeout_ms: float = 50.0        # each cachedb operation at most (then: no Redis)
+    cachedb_tls_ca_file: Path | None = None  # rediss://: CAs for Redis's certificate (None: system)
 
 
 def parse_listen(text: str, default_port: int = 53, what: str = "listen") -> tuple[str, int]:

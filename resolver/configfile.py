@@ -141,7 +141,7 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
                                   f"{MAX_WORKERS}, got {value}")
             settings.workers = value
             continue
-        if key in ("cachedb", "cachedb-timeout-ms"):
+        if key in ("cachedb", "cachedb-timeout-ms", "cachedb-tls-ca-file"):
             _apply_cachedb(settings, key, value, where)
             continue
         attr = setting_attr(key)
@@ -178,7 +178,8 @@ RATELIMIT_ACTIONS = ("tc", "drop")     # ratelimit-per-client: what an excess qu
 # the milter's policy keys and their values (resolver.mail.milter.policy)
 MILTER_CHOICES = {"milter-policy-dmarc-reject": ("none", "reject", "quarantine"),
                   "milter-policy-dmarc-quarantine": ("none", "quarantine"),
-                  "milter-policy-spf-fail": ("none", "reject", "tag")}
+                  "milter-policy-spf-fail": ("none", "reject", "tag"),
+                  "milter-policy-spf-helo-fail": ("none", "reject")}
 
 
 def _apply_milter(settings: Settings, key: str, value: Any, where: str) -> None:
@@ -246,10 +247,28 @@ def check_cachedb_url(url: str, where: str = "cachedb") -> str:
     return url
 
 
+def check_ca_file(text: str, where: str) -> Path:
+    """A readable file of PEM CA certificates; ConfigError naming *where* otherwise."""
+    import ssl
+    path = Path(text)
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file {text!r}") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{where}: not a readable file of PEM CA certificates "
+                          f"({text!r}: {exc})") from None
+    return path
+
+
 def _apply_cachedb(settings: Settings, key: str, value: Any, where: str) -> None:
     if key == "cachedb":
         _check_type(where, value, str)
         settings.cachedb = check_cachedb_url(value, where) if value else None
+        return
+    if key == "cachedb-tls-ca-file":
+        _check_type(where, value, str)
+        settings.cachedb_tls_ca_file = check_ca_file(value, where) if value else None
         return
     _check_type(where, value, (int, float))
     if not 0 < value <= 10000:

@@ -95,13 +95,15 @@ COUNTER_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
                 "(miss), records stored, operations failed (error) or not tried during "
                 "an outage (skipped), data that failed validation or decoding (rejected), "
                 "deadlines extended because the event loop was busy (late), writes "
-                "dropped (over 64 at once).", ("event",)),
+                "dropped (over 64 at once), keys removed by a control flush (flushed).",
+                ("event",)),
     "upstream_ratelimited": ("Upstream queries not sent: the zone was over its "
                              "ratelimit (queries per second).", ()),
     "milter_messages": ("Messages the milter judged, by action (continue, reject, "
                         "tempfail, quarantine).", ("action",)),
-    "milter_results": ("Milter authentication results, by method (spf, dkim: one per "
-                       "signature, dmarc), result and DNSSEC status.",
+    "milter_results": ("Milter authentication results, by method (spf: MAIL FROM, "
+                       "spf_helo: HELO, dkim: one per signature, dmarc), result and "
+                       "DNSSEC status.",
                        ("method", "result", "security")),
     "tls_policy_answers": ("Answers of the Postfix TLS policy map (tls-policy), by answer "
                            "(dane, secure: MTA-STS enforce, notfound, temp, perm).",

@@ -196,7 +196,7 @@ class Resolver:
         if settings.cachedb:
             self.shared = SharedCache(
                 CacheDb(settings.cachedb, settings.cachedb_timeout_ms / 1000, now,
-                        self.counters),
+                        self.counters, settings.cachedb_tls_ca_file),
                 now, vnow, settings.max_ttl, settings.max_negative_ttl, self.counters)
             self.iterator.shared = self.shared
         # DNS over TLS to the servers of [[forward]]/[[stub]] zones with tls = true
@@ -545,6 +545,18 @@ class Resolver:
         self.nsec_index.clear()
         log.info("flush all: %d entries dropped", dropped)
         return dropped
+
+    async def flush_shared(self, zone: Name | None = None, name: Name | None = None,
+                           rtype: int | None = None) -> int | None:
+        """The flush of (*name*, *rtype*), of *name*, of *zone* or (all None) of
+        everything, in the shared cache on Redis (``cachedb``): how many keys were
+        removed, None without one. Raises OSError when Redis failed
+        (:meth:`resolver.iterate.shared.SharedCache.flush`)."""
+        if self.shared is None:
+            return None
+        removed = await self.shared.flush(zone, name, rtype)
+        log.info("flush in cachedb: %d keys removed", removed)
+        return removed
 
     def dump_cache(self, path: Path) -> int:
         """Write the RRset and negative caches into *path* (format and rules:

@@ -3,7 +3,9 @@
 
 The MTA-STS policy cache (:class:`resolver.mail.mtasts_cache.MtaSts`) lives on the
 app under :data:`MTA_STS_KEY`; :func:`register` makes one from the resolver's settings
-(``mta-sts-ca-file``, ``mta-sts-port``) unless the caller put one there first.
+(``mta-sts-ca-file``, ``mta-sts-port``) unless the caller put one there first, and
+``serve`` replaces it with the process's shared cache (:func:`share_mta_sts`, the one
+the TLS policy socketmap uses) before the app starts.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..mail.mtasts_cache import MtaSts
-from ..mail.mtasts_fetch import FetchSettings
+from ..mail.mtasts_shared import mta_sts_from_settings
 from ..mail.tls_policy import tls_policy
 from ..mail.tlsrpt import tls_rpt
 from ..wire.name import Name, NameError_
@@ -63,11 +65,16 @@ async def policy(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+def share_mta_sts(app: web.Application, mta_sts: MtaSts | None) -> None:
+    """Answer from *mta_sts* (the process's one policy cache); before the app starts."""
+    if mta_sts is not None:
+        app[MTA_STS_KEY] = mta_sts
+
+
 def register(app: web.Application) -> None:
     if MTA_STS_KEY not in app:
-        settings = app[RESOLVER_KEY].settings
-        app[MTA_STS_KEY] = MtaSts(FetchSettings(ca_file=settings.mta_sts_ca_file,
-                                                port=settings.mta_sts_port))
+        resolver = app[RESOLVER_KEY]
+        app[MTA_STS_KEY] = mta_sts_from_settings(resolver, resolver.settings)
     app.router.add_get("/v1/mta-sts", mta_sts)
     app.router.add_get("/v1/tls-rpt", tlsrpt)
     app.router.add_get("/v1/tls-policy", policy)

@@ -20,6 +20,17 @@ Redis down or slow (each operation bounded by ``cachedb-timeout-ms``) means reso
 as if it were not configured: a failure counts in ``resolver_cachedb_total{event=
 "error"}``; a refused connection, or :data:`FAILURES` failures in a row, make an outage,
 logged once, during which Redis is left alone for :data:`BACKOFF` seconds at a time.
+
+Over TLS (``rediss://``) the server's certificate is verified, its host name too,
+against ``cachedb-tls-ca-file`` (or the system's CAs); a failure is a failure like any.
+
+Flushes (``resolver control flush*``, :meth:`CacheDb.drop_matching`): the keys of a
+name or a zone are found with SCAN and a MATCH pattern (:func:`patterns_for`, a
+filter), checked here (:func:`ours_to_drop`) and UNLINKed; never KEYS, never FLUSHDB.
+SCAN costs a walk over the whole key space per flush, a few ms per thousand keys in
+steps of :data:`SCAN_COUNT`; the alternative, a generation number per zone in every
+key, would cost every look-up a read of the ancestors' generations, and look-ups are
+the hot path where flushes are rare.
 """
 
 from __future__ import annotations
@@ -28,9 +39,10 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -45,11 +57,13 @@ from ..wire.message import RR, FormError, Message, Question
 from ..wire.name import Name
 from ..wire.rrset import RRset
 from ..wire.types import QR
+from .cachedb_keys import KEY_PREFIX, key_for, ours_to_drop, owner_of, patterns_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["KEY_PREFIX", "CacheDb", "CacheDbError", "CodecError", "Stored", "decode", "encode",
+           "key_for", "ours_to_drop", "owner_of", "patterns_for", "safe_url"]
 
-KEY_PREFIX = "rsv1:"
 VERSION = 1
 _HEAD = struct.Struct(">Bdd")
 BACKOFF = 5.0             # seconds Redis is left alone after an outage is seen
@@ -57,10 +71,16 @@ FAILURES = 3              # failures in a row that make an outage (a busy event 
                           # can make one operation miss its deadline now and then)
 CONNECTIONS = 16          # connections to Redis at most (look-ups wait for one)
 MAX_VALUE = 65535 + 300   # a record larger than this is not ours
+SCAN_COUNT = 1000         # keys Redis looks at per SCAN step of a flush
+FLUSH_TIME = 20.0         # seconds a flush in Redis may take at most
 
 
 class CodecError(ValueError):
     """A value from Redis that is not a record of ours."""
+
+
+class CacheDbError(OSError):
+    """A flush in Redis that failed (the message says why)."""
 
 
 @dataclass(slots=True)
@@ -77,10 +97,6 @@ def safe_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def key_for(name: Name, qtype: int, qclass: int = 1) -> str:
-    return f"{KEY_PREFIX}{name.to_text().lower()}/{qtype}/{qclass}"
 
 
 def _rrs(rrsets: list[RRset]) -> list[RR]:
@@ -160,8 +176,9 @@ class CacheDb:
     writes one pipeline."""
 
     def __init__(self, url: str, timeout: float, now: Callable[[], float],
-                 counters: Counters) -> None:
+                 counters: Counters, ca_file: Path | None = None) -> None:
         self.url = url
+        self.ca_file = ca_file        # rediss://: the CAs to trust (None: the system's)
         self.where = safe_url(url)      # for the log: no password
         self.timeout = timeout
         self.now = now
@@ -183,12 +200,18 @@ class CacheDb:
         the loop that opened them)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
+            tls: dict[str, Any] = {}
+            if urlsplit(self.url).scheme == "rediss":
+                # the server's certificate is checked, its host name included
+                tls = {"ssl_cert_reqs": "required", "ssl_check_hostname": True}
+                if self.ca_file is not None:
+                    tls["ssl_ca_certs"] = str(self.ca_file)
             pool = aioredis.BlockingConnectionPool.from_url(
                 # each operation is bounded by _bounded; these are backstops
                 self.url, max_connections=CONNECTIONS, timeout=10 * self.timeout,
                 socket_timeout=10 * self.timeout, socket_connect_timeout=10 * self.timeout,
                 retry=Retry(NoBackoff(), 0), retry_on_timeout=False,
-                health_check_interval=0)
+                health_check_interval=0, **tls)
             self._client = aioredis.Redis(connection_pool=pool)
             self._loop = loop
         return self._client
@@ -327,6 +350,59 @@ class CacheDb:
             self._failed("DEL", exc)
             return
         self._worked()
+
+    def forget_pending(self, drop: Callable[[str], bool]) -> None:
+        """Take the queued writes whose key *drop* selects out of the next batch."""
+        self._pending = [item for item in self._pending if not drop(item[0])]
+
+    async def unlink(self, keys: list[str]) -> int:
+        """UNLINK *keys* (a flush); how many were there; CacheDbError when Redis
+        fails."""
+        try:
+            removed = int(await self._bounded(self._redis().unlink(*keys),
+                                              max(self.timeout, 1.0)))
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed("UNLINK", exc)
+            raise CacheDbError(f"cachedb {self.where}: {type(exc).__name__}: {exc}") \
+                from None
+        self._worked()
+        return removed
+
+    async def drop_matching(self, patterns: Iterable[str], drop: Callable[[str], bool]
+                            ) -> int:
+        """UNLINK the keys that SCAN finds with *patterns* and *drop* selects: the
+        flushes (resolver control). SCAN walks the whole key space, :data:`SCAN_COUNT`
+        keys a step (each step bounded like any operation, so Redis stays responsive
+        for the others), never KEYS. Returns how many keys were removed; raises
+        CacheDbError when Redis fails or the flush takes over :data:`FLUSH_TIME` s
+        (counted, like any failure)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FLUSH_TIME
+        removed = 0
+        client = self._redis()
+        try:
+            for pattern in patterns:
+                cursor: int = 0
+                while True:
+                    if loop.time() > deadline:
+                        raise TimeoutError(f"not done in {FLUSH_TIME:.0f} s")
+                    cursor, found = await self._bounded(
+                        client.scan(cursor, match=pattern, count=SCAN_COUNT),
+                        max(self.timeout, 1.0))
+                    keys = [k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
+                            for k in found]
+                    chosen = [key for key in keys if drop(key)]
+                    if chosen:
+                        removed += int(await self._bounded(client.unlink(*chosen),
+                                                           max(self.timeout, 1.0)))
+                    if not cursor:
+                        break
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed("SCAN", exc)
+            raise CacheDbError(f"cachedb {self.where}: {type(exc).__name__}: {exc}") \
+                from None
+        self._worked()
+        return removed
 
     async def close(self) -> None:
         client, self._client = self._client, None

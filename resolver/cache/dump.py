@@ -145,6 +145,56 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def merge(parts: list[Path], path: Path) -> int:
+    """The dumps *parts* (of the workers of one server) as one dump in *path*
+    (atomically): one entry per RRset (owner, type, class) and per denial (name, type),
+    the one that expires last; returns how many entries were written. Raises
+    :class:`DumpError` for a part that is not a dump of this version."""
+    written = 0.0
+    chosen: dict[tuple[Any, ...], tuple[float, str]] = {}
+    for part in parts:
+        with part.open(encoding="utf-8") as lines:
+            header = _header(part, lines.readline())
+            written = max(written, float(header.get("written", 0.0)))
+            for number, line in enumerate(lines, start=2):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                    key = _merge_key(value)
+                    expires = float(value["expires"])
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise DumpError(f"{part}:{number}: not a cache entry: {exc}") from None
+                held = chosen.get(key)
+                if held is None or held[0] < expires:
+                    chosen[key] = (expires, line if line.endswith("\n") else line + "\n")
+    head = json.dumps({"format": FORMAT, "version": VERSION, "written": written}) + "\n"
+    _write_atomically(path, head + "".join(line for _, line in chosen.values()))
+    log.info("cache dumps of %d workers merged into %s: %d entries", len(parts), path,
+             len(chosen))
+    return len(chosen)
+
+
+def _header(path: Path, line: str) -> dict[str, Any]:
+    try:
+        header = json.loads(line)
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT \
+            or header.get("version") != VERSION:
+        raise DumpError(f"{path}:1: not a {FORMAT} dump of version {VERSION}")
+    return header
+
+
+def _merge_key(value: dict[str, Any]) -> tuple[Any, ...]:
+    if value["kind"] == "rrset":
+        rrset = value["rrset"]
+        return ("rrset", str(rrset["name"]).lower(), int(rrset["type"]), int(rrset["class"]))
+    if value["kind"] == "negative":
+        return ("negative", str(value["name"]).lower(), int(value["qtype"]))
+    raise ValueError(f"unknown kind {value['kind']!r}")
+
+
 # ----------------------------------------------------------------------------- reading
 @dataclass(slots=True)
 class _Loaded:

@@ -135,7 +135,9 @@ def _text(command: str, result: dict[str, Any]) -> list[str]:
         return [f"{key} {_number(value)}" for key, value in sorted(result["samples"].items())]
     if command.startswith("flush"):
         count = int(result["removed"])
-        return [f"{command}: {count} cache {'entry' if count == 1 else 'entries'} removed"]
+        shared = result.get("cachedb_removed")
+        return [f"{command}: {count} cache {'entry' if count == 1 else 'entries'} removed"
+                + ("" if shared is None else f", {int(shared)} keys from the shared cache")]
     if command == "nta-add":
         return [f"negative trust anchor for {result['zone']} until {_when(result['until'])} "
                 f"({_span(result['remaining'])})"

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -142,11 +143,13 @@ def log_level(args: argparse.Namespace, settings: Settings) -> int:
     return logs.LEVELS.get(settings.log_level or "warning", logging.WARNING)
 
 
-def _reload(args: argparse.Namespace, resolver: Any, server: Any) -> None:
+def _reload(args: argparse.Namespace, resolver: Any, server: Any,
+            hooks: Sequence[Any] = ()) -> None:
     """SIGHUP: read the configuration and trust anchors again and switch to them in one
     step, or not at all (a bad file is refused and the running configuration stays).
     Cached records are kept; the verdicts and wire answers that the change could
-    alter are dropped (Resolver.reload)."""
+    alter are dropped (Resolver.reload). Each of *hooks* (e.g. the milter's) is called
+    with the fresh settings before anything changes and returns its switch-over step."""
     notify.reloading()
     running: Settings = resolver.settings
     handler: logging.Handler | None = None
@@ -159,6 +162,7 @@ def _reload(args: argparse.Namespace, resolver: Any, server: Any) -> None:
                 raise ConfigError(f"allow-clients: {network!r} is not a network") from None
         if (fresh.log_file, fresh.log_format) != (running.log_file, running.log_format):
             handler = logs.make_handler(fresh.log_file, fresh.log_format)
+        commits = [hook(fresh) for hook in hooks]
         anchors = resolver.reload(fresh)
     except (ConfigError, ValueError, OSError) as exc:
         if handler is not None:
@@ -167,6 +171,8 @@ def _reload(args: argparse.Namespace, resolver: Any, server: Any) -> None:
         notify.ready(_status(server, resolver, "reload refused; serving"))
         return
     server.apply_settings(fresh)
+    for commit in commits:
+        commit()
     if handler is not None:      # another file or format: the new handler replaces the old
         logs.install(log_level(args, fresh), handler, fresh.query_log)
     else:
@@ -190,13 +196,14 @@ class _Refusals(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _control_reload(args: argparse.Namespace, resolver: Any, server: Any) -> tuple[bool, str]:
+def _control_reload(args: argparse.Namespace, resolver: Any, server: Any,
+                    hooks: Sequence[Any] = ()) -> tuple[bool, str]:
     """``resolver control reload``: exactly what SIGHUP does (:func:`_reload`), with
     its outcome for the client: (done, what happened)."""
     refusals = _Refusals()
     log.addHandler(refusals)
     try:
-        _reload(args, resolver, server)
+        _reload(args, resolver, server, hooks)
     finally:
         log.removeHandler(refusals)
     if refusals.messages:
@@ -220,7 +227,7 @@ def _metric_samples(resolver: Any, server: Any) -> dict[str, float]:
 
 
 async def _start_control(settings: Settings, args: argparse.Namespace, resolver: Any,
-                         server: Any) -> Any:
+                         server: Any, hooks: Sequence[Any] = ()) -> Any:
     """The control socket of ``resolver control``, when one is configured; owned by
     the ``user`` that serve drops to, so that user (and root) may use it."""
     if settings.control_socket is None:
@@ -230,7 +237,7 @@ async def _start_control(settings: Settings, args: argparse.Namespace, resolver:
     control = ControlServer(resolver, settings.control_socket, group=settings.control_group,
                             listeners=lambda: list(server.bound),
                             stats=lambda: _metric_samples(resolver, server),
-                            reload=lambda: _control_reload(args, resolver, server))
+                            reload=lambda: _control_reload(args, resolver, server, hooks))
     await control.start()
     user = getattr(settings, "user", None)
     if user is not None:
@@ -267,13 +274,20 @@ async def _serve(settings: Settings, args: argparse.Namespace, worker: Any = Non
     if worker is not None:
         worker.prepare(resolver, server)    # the supervisor's sockets
     runners = []
+    reload_hooks: list[Any] = []      # reloadable listeners: the milter
     control = None
     try:
         await server.start()
+        mta_sts = None
+        if settings.api is not None or settings.tls_policy is not None:
+            from ..mail.mtasts_shared import mta_sts_from_settings
+            mta_sts = mta_sts_from_settings(resolver, settings)   # one policy cache
         if settings.api is not None or settings.metrics is not None:
             from ..api.app import create_app, create_metrics_app, start_api
         if settings.api is not None:
             app = create_app(resolver, allow=settings.api_allow, server=server)
+            from ..api.routes_mtasts import share_mta_sts
+            share_mta_sts(app, mta_sts)
             if worker is not None:
                 worker.adapt_api(app)       # /metrics: all workers
             runners.append(await _listen_extra(partial(start_api, app, *settings.api),
@@ -284,17 +298,18 @@ async def _serve(settings: Settings, args: argparse.Namespace, worker: Any = Non
                                                        *settings.metrics),
                                                "--metrics", settings.metrics))
         if settings.milter is not None:
-            from ..mail.milter import milter_from_settings
+            from ..mail.milter import milter_from_settings, milter_reloader
             milter = milter_from_settings(resolver, settings)
             await _listen_extra(milter.start, "--milter", settings.milter)
             runners.append(milter)
+            reload_hooks.append(milter_reloader(milter, settings))
         if settings.tls_policy is not None:
             from ..mail.socketmap import socketmap_from_settings
-            policy_map = socketmap_from_settings(resolver, settings)
+            policy_map = socketmap_from_settings(resolver, settings, mta_sts)
             await _listen_extra(partial(policy_map.start, *settings.tls_policy),
                                 "--tls-policy", settings.tls_policy)
             runners.append(policy_map)
-        control = await _start_control(settings, args, resolver, server)
+        control = await _start_control(settings, args, resolver, server, reload_hooks)
         if worker is not None:
             runners.append(await worker.start(resolver, server))
         if settings.user is not None:    # the ports are bound: no more need for root
@@ -316,7 +331,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, worker: Any = Non
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, _reload, args, resolver, server)
+    loop.add_signal_handler(signal.SIGHUP, _reload, args, resolver, server, reload_hooks)
     refresher = asyncio.ensure_future(_refresh_anchors(resolver)) \
         if resolver.autotrust is not None else None
     where = ", ".join(f"{h}:{p}" for h, p in server.bound)

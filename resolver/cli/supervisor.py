@@ -45,6 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..cache import dump as cache_dump
 from ..config import ConfigError, Settings
 from ..metrics import CONTENT_TYPE
 from ..server import aggregate, notify
@@ -282,7 +283,8 @@ class Supervisor:
                                     "--metrics", settings.metrics)
             if settings.control_socket is not None:
                 control = FanoutControl(settings.control_socket, self, self.samples,
-                                        group=settings.control_group)
+                                        group=settings.control_group,
+                                        merge=cache_dump.merge)
                 await control.start()
                 if settings.user is not None:
                     os.chown(settings.control_socket, lookup(settings.user).uid, -1)

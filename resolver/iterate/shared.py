@@ -24,7 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..answer import IterResult
-from ..cache.cachedb import CacheDb, CodecError, Stored, decode, encode, key_for
+from ..cache.cachedb import (
+    CacheDb,
+    CodecError,
+    Stored,
+    decode,
+    encode,
+    key_for,
+    ours_to_drop,
+    patterns_for,
+)
 from ..cache.stale import signatures_end
 from ..counters import Counters
 from ..dnssec.status import Security
@@ -198,6 +207,31 @@ class SharedCache:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
+
+    # ------------------------------------------------------------------ flushing
+    async def flush(self, zone: Name | None = None, name: Name | None = None,
+                    rtype: int | None = None) -> int:
+        """Remove from Redis what this resolver's keys hold for (*name*, *rtype*), for
+        every type of *name*, for everything at and below *zone*, or (all None) every
+        record of ours; the writes still queued for them are dropped first, and the
+        memo of what is there forgotten. Returns how many keys were removed; raises
+        CacheDbError (an OSError) when Redis failed (counted)."""
+        if name is not None and rtype is not None:
+            key = key_for(name, rtype)
+            self.db.forget_pending(lambda k: k == key)
+            self._memo.pop(key, None)
+            removed = await self.db.unlink([key])
+            self.counters.inc("cachedb", ("flushed",), removed)
+            return removed
+
+        def drop(key: str) -> bool:
+            return ours_to_drop(key, zone, name)
+        self.db.forget_pending(drop)
+        for key in [k for k in self._memo if drop(k)]:
+            self._memo.pop(key, None)
+        removed = await self.db.drop_matching(patterns_for(zone, name), drop)
+        self.counters.inc("cachedb", ("flushed",), removed)
+        return removed
 
     async def drain(self) -> None:
         """Wait for the background writes (tests, shutdown)."""

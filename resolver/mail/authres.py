@@ -53,6 +53,9 @@ class SpfInfo:
     its domain; empty or None for the null sender); *helo* the HELO/EHLO name;
     *reason* an optional human-readable explanation; *security* the weakest DNSSEC
     status of the answers the result rests on (shown only when asked for).
+    *identity* says which identity the result is for: ``"mailfrom"`` (only
+    ``smtp.mailfrom`` is reported), ``"helo"`` (only ``smtp.helo``), or None for a
+    caller that checked MAIL FROM only and shows the HELO name beside it.
     """
 
     result: str
@@ -60,6 +63,7 @@ class SpfInfo:
     helo: str | None = None
     reason: str | None = None
     security: Security | None = None
+    identity: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"result": self.result, "mailfrom": self.mailfrom, "helo": self.helo,
@@ -128,12 +132,13 @@ def _dkim_resinfo(sig: SignatureResult) -> str:
 
 def _spf_resinfo(spf: SpfInfo, dnssec: bool = False) -> str:
     props: list[tuple[str, str | None]] = []
-    if spf.mailfrom:
-        props.append(("smtp.mailfrom", spf.mailfrom))
-    elif spf.helo:
-        # null sender: SPF checked postmaster@<helo> (RFC 7208 s2.4)
-        props.append(("smtp.mailfrom", f"postmaster@{spf.helo}"))
-    if spf.helo:
+    if spf.identity != "helo":
+        if spf.mailfrom:
+            props.append(("smtp.mailfrom", spf.mailfrom))
+        elif spf.helo:
+            # null sender: SPF checked postmaster@<helo> (RFC 7208 s2.4)
+            props.append(("smtp.mailfrom", f"postmaster@{spf.helo}"))
+    if spf.helo and spf.identity != "mailfrom":
         props.append(("smtp.helo", spf.helo))
     notes = [f"DNSSEC {spf.security.label}"] if dnssec and spf.security is not None else []
     return _resinfo("spf", spf.result, notes, spf.reason, props)
@@ -156,14 +161,16 @@ def _dmarc_resinfo(dmarc: DmarcResult, dnssec: bool = False) -> str:
 
 
 def format_authentication_results(
-        authserv_id: str, *, spf: SpfInfo | None = None,
+        authserv_id: str, *, spf: SpfInfo | None = None, spf_helo: SpfInfo | None = None,
         dkim: Sequence[SignatureResult] | None = None, dmarc: DmarcResult | None = None,
         version: int | None = None, fold: str | None = None, dnssec: bool = False) -> str:
     """The value of an Authentication-Results field (RFC 8601 s2.2).
 
     *authserv-id* names this ADMD's authentication service (usually the host name).
-    Pass ``None`` for a method that was not run; an empty *dkim* list means the
-    message was unsigned (``dkim=none``). Nothing run gives ``<id>; none``.
+    *spf* is the MAIL FROM result, *spf_helo* the HELO identity's (RFC 7208 s2.3),
+    reported as a second ``spf`` result. Pass ``None`` for a method that was not run;
+    an empty *dkim* list means the message was unsigned (``dkim=none``). Nothing run
+    gives ``<id>; none``.
     *fold* is inserted before each result (e.g. ``"\\r\\n\\t"``); default one space.
     *dnssec* adds the DNSSEC status of the SPF and DMARC answers as comments
     (DKIM results always carry their key's).
@@ -179,6 +186,8 @@ def format_authentication_results(
             infos.append(_resinfo("dkim", "none"))
     if spf is not None:
         infos.append(_spf_resinfo(spf, dnssec))
+    if spf_helo is not None:
+        infos.append(_spf_resinfo(spf_helo, dnssec))
     if dmarc is not None:
         infos.append(_dmarc_resinfo(dmarc, dnssec))
     sep = fold if fold is not None else " "

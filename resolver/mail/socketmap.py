@@ -32,7 +32,7 @@ from ..service import Resolver
 from ..wire.name import Name, NameError_
 from .dnsapi import DnsSource
 from .mtasts_cache import MtaSts
-from .mtasts_fetch import FetchSettings
+from .mtasts_shared import mta_sts_from_settings
 from .source import ResolverDns
 from .tls_policy import temp_reason, tls_policy
 
@@ -198,9 +198,11 @@ class SocketmapServer:
     cleanup = stop      # serve stops its listeners with cleanup()
 
 
-def socketmap_from_settings(resolver: Resolver, settings: Settings) -> SocketmapServer:
+def socketmap_from_settings(resolver: Resolver, settings: Settings,
+                            mta_sts: MtaSts | None = None) -> SocketmapServer:
     """The policy map of ``serve`` (``tls-policy``): DNS through the validating resolver,
-    MTA-STS policies fetched with ``mta-sts-ca-file`` / ``mta-sts-port``."""
-    fetch = FetchSettings(ca_file=settings.mta_sts_ca_file, port=settings.mta_sts_port)
-    return SocketmapServer(ResolverDns(resolver), MtaSts(fetch, counters=resolver.counters),
-                           counters=resolver.counters)
+    MTA-STS policies from *mta_sts* (the process's shared cache), or from a cache of
+    its own fetching with ``mta-sts-ca-file`` / ``mta-sts-port``."""
+    if mta_sts is None:
+        mta_sts = mta_sts_from_settings(resolver, settings)
+    return SocketmapServer(ResolverDns(resolver), mta_sts, counters=resolver.counters)

@@ -48,6 +48,9 @@ NTA_DEFAULT = 3600.0             # nta add without --for: one hour (BIND's nta-l
 NTA_MAX = 7 * 86400.0            # and at most a week (RFC 7646 s2: NTAs must expire)
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 READ_ONLY = frozenset({"status", "stats", "nta-list"})
+# the flushes that reach the shared cache on Redis too (bogus data is never stored
+# there, a negative entry there ends with its TTL, the servers' state is not shared)
+SHARED_FLUSHES = frozenset({"flush", "flush-type", "flush-zone", "flush-all"})
 
 
 class ControlError(Exception):
@@ -208,8 +211,35 @@ class ControlServer:
 
     # ------------------------------------------------------------------ requests
     async def answer(self, request: Any, uid: int | None) -> dict[str, Any]:
-        """The reply to one request; the supervisor's fan-out server passes it on."""
-        return self.handle(request, uid)
+        """The reply to one request; the supervisor's fan-out server passes it on.
+        A flush of a name, a type, a zone or everything then removes the same from
+        the shared cache on Redis (``cachedb``), unless ``"cachedb": false`` is among
+        the arguments (the supervisor sends that to every worker but one)."""
+        reply = self.handle(request, uid)
+        command = request.get("command") if isinstance(request, dict) else None
+        if not reply.get("ok") or command not in SHARED_FLUSHES:
+            return reply
+        args = request.get("args") or {}
+        if args.get("cachedb", True) is False:
+            return reply
+        try:
+            if command == "flush":
+                removed = await self.resolver.flush_shared(name=_name(args, "name"))
+            elif command == "flush-type":
+                removed = await self.resolver.flush_shared(
+                    name=_name(args, "name"), rtype=type_from_text(str(args.get("type"))))
+            elif command == "flush-zone":
+                removed = await self.resolver.flush_shared(zone=_name(args, "zone"))
+            else:
+                removed = await self.resolver.flush_shared()
+        except OSError as exc:
+            log.warning("control: %s: the flush in cachedb failed: %s", command, exc)
+            return {"ok": False, "error": f"the local caches were flushed "
+                    f"({reply['result'].get('removed')} entries), the shared cache was "
+                    f"not: {exc}"}
+        if removed is not None:
+            reply["result"]["cachedb_removed"] = removed
+        return reply
 
     def handle(self, request: Any, uid: int | None) -> dict[str, Any]:
         """Carry out one request (the decoded JSON) for the peer *uid*; the reply."""

@@ -7,12 +7,16 @@ and passes each request on to the workers' private control sockets:
 * commands that change state (the flushes, ``nta-add``/``nta-remove``,
   ``load-cache``, ``reload``, ``log-level``) go to every running worker; the reply is
   the first worker's result with the counts (``removed``, ``entries``) summed, or an
-  error naming each worker that refused;
+  error naming each worker that refused. A flush that reaches the shared cache on
+  Redis (``cachedb``) does so once: the other workers flush their own caches first
+  (told ``"cachedb": false``), then the first worker flushes its own and Redis;
+* ``dump-cache`` is every worker's: each writes its part next to the file, the
+  supervisor merges the parts into the file (*merge*, one entry per key: the one
+  that lives longest) and removes them;
 * ``status`` is worker 0's, with the supervisor's pid and a ``workers`` list (pid, up,
   restarts and the negative trust anchors of each);
 * ``stats`` is the sum over the workers (:mod:`resolver.server.aggregate`);
-* ``nta-list`` and ``dump-cache`` are answered by the first running worker (each
-  worker has a cache of its own; the NTAs are alike in all).
+* ``nta-list`` is answered by the first running worker (the NTAs are alike in all).
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from ..service import Resolver
-from .control import MAX_REQUEST, READ_ONLY, ControlServer
+from .control import MAX_REQUEST, READ_ONLY, SHARED_FLUSHES, ControlError, ControlServer, _path
 
 log = logging.getLogger(__name__)
 
 WORKER_TIMEOUT = 60.0            # seconds a worker may take for one command (load-cache)
-ONE_WORKER = frozenset({"nta-list", "dump-cache"})
-SUMMED = ("removed", "entries")
+ONE_WORKER = frozenset({"nta-list"})
+SUMMED = ("removed", "entries", "cachedb_removed")
+# merge(parts, file): the dumps of the workers into one file; how many entries
+Merge = Callable[[list[Path], Path], int]
 
 
 class Workers(Protocol):
@@ -78,10 +84,11 @@ class FanoutControl(ControlServer):
 
     def __init__(self, path: Path, workers: Workers,
                  samples: Callable[[], Awaitable[dict[str, float]]], *,
-                 group: str | None = None) -> None:
+                 group: str | None = None, merge: Merge | None = None) -> None:
         super().__init__(cast(Resolver, None), path, group=group)
         self.workers = workers
         self.samples = samples
+        self.merge = merge
 
     async def answer(self, request: Any, uid: int | None) -> dict[str, Any]:
         return await self.handle_all(request, uid)
@@ -114,7 +121,18 @@ class FanoutControl(ControlServer):
             return await self._one(live[0], forward)
         if command == "log-level":
             self._log_level(args)       # the supervisor's own lines too
-        replies = await asyncio.gather(*(self._one(w, forward) for w in live))
+        if command == "dump-cache":       # every worker's, or the first's without merge
+            if self.merge is None:
+                return await self._one(live[0], forward)
+            return await self._dump_all(live, args)
+        if command in SHARED_FLUSHES:
+            # the local caches first, then the first worker's and Redis: no worker
+            # writes the flushed data back to Redis from its own cache meanwhile
+            local = {"command": command, "args": {**args, "cachedb": False}}
+            rest = await asyncio.gather(*(self._one(w, local) for w in live[1:]))
+            replies = [await self._one(live[0], forward), *rest]
+        else:
+            replies = await asyncio.gather(*(self._one(w, forward) for w in live))
         if command == "status":
             return self._status_of(list(zip((w for w, _ in live), replies, strict=True)))
         failed = [f"worker {w}: {r.get('error')}" for (w, _), r in zip(live, replies,
@@ -135,6 +153,37 @@ class FanoutControl(ControlServer):
         elif command == "reload":
             self.workers.reloaded()
         return {"ok": True, "result": result}
+
+    async def _dump_all(self, live: list[tuple[int, Path]],
+                        args: dict[str, Any]) -> dict[str, Any]:
+        """``dump-cache`` of every worker into one file (the module's description)."""
+        assert self.merge is not None
+        try:
+            path = _path(args)
+        except ControlError as exc:
+            return {"ok": False, "error": str(exc)}
+        parts = [path.with_name(f"{path.name}.worker-{w}") for w, _ in live]
+        try:
+            replies = await asyncio.gather(*(
+                self._one(w, {"command": "dump-cache", "args": {"file": str(part)}})
+                for w, part in zip(live, parts, strict=True)))
+            failed = [f"worker {w}: {r.get('error')}" for (w, _), r in zip(live, replies,
+                                                                           strict=True)
+                      if not r.get("ok")]
+            if failed:
+                return {"ok": False, "error": "; ".join(failed)}
+            try:
+                entries = await asyncio.get_running_loop().run_in_executor(
+                    None, self.merge, parts, path)
+            except (OSError, ValueError) as exc:
+                return {"ok": False, "error": f"merging the workers' dumps: {exc}"}
+        finally:
+            for part in parts:
+                with contextlib.suppress(OSError):
+                    part.unlink()
+        dumped = [int(r["result"].get("entries", 0)) for r in replies]
+        return {"ok": True, "result": {"entries": entries, "file": str(path),
+                                       "workers": len(replies), "per_worker": dumped}}
 
     async def _one(self, worker: tuple[int, Path], request: dict[str, Any]) -> dict[str, Any]:
         index, path = worker

@@ -102,7 +102,7 @@ class MilterClient:
 
     def command(self, cmd: bytes, data: bytes = b"") -> Result:
         self.send(cmd, data)
-        changes = []
+        changes: list[tuple[bytes, bytes]] = []
         while True:
             rcmd, rdata = self.recv()
             if rcmd in FINAL:
@@ -113,17 +113,21 @@ class MilterClient:
     def message(self, message: bytes, *, ip: str = "192.0.2.25",
                 helo: str = "mx.sender.example", mailfrom: str = "alice@secure.example",
                 rcpts: tuple[str, ...] = ("bob@example.org",),
-                macros: dict[str, str] | None = None, chunk: int = 65535) -> Result:
-        """One SMTP session with one message, as Postfix would filter it."""
-        family = b"6" if ":" in ip else b"4"
-        self.send(b"D", b"C" + b"j\0mx.test.invalid\0{daemon_name}\0smtpd\0")
-        res = self.command(b"C", b"client.example\0" + family + struct.pack("!H", 41000)
-                           + ip.encode() + b"\0")
-        if res.final != b"c":
-            return res
-        res = self.command(b"H", helo.encode() + b"\0")
-        if res.final != b"c":
-            return res
+                macros: dict[str, str] | None = None, chunk: int = 65535,
+                connect: bool = True) -> Result:
+        """One SMTP session with one message, as Postfix would filter it; with
+        *connect* false, one more message in the SMTP session already open (no
+        CONNECT, no HELO)."""
+        if connect:
+            family = b"6" if ":" in ip else b"4"
+            self.send(b"D", b"C" + b"j\0mx.test.invalid\0{daemon_name}\0smtpd\0")
+            res = self.command(b"C", b"client.example\0" + family + struct.pack("!H", 41000)
+                               + ip.encode() + b"\0")
+            if res.final != b"c":
+                return res
+            res = self.command(b"H", helo.encode() + b"\0")
+            if res.final != b"c":
+                return res
         mail_macros = b"".join(f"{{{k}}}\0{v}\0".encode() for k, v in (macros or {}).items())
         self.send(b"D", b"M" + b"i\0" + b"4ABC123\0" + mail_macros)
         res = self.command(b"M", f"<{mailfrom}>\0".encode() + b"BODY=8BITMIME\0")

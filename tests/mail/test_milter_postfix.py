@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import smtplib
 import tempfile
+import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
@@ -41,13 +42,13 @@ def postfix(mnet: MilterNet) -> Iterator[PostfixInstance]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def send(pf: PostfixInstance, msg: bytes, ip: str, mailfrom: str) -> None:
+def send(pf: PostfixInstance, msg: bytes, ip: str, mailfrom: str,
+         helo: str = "mx.sender.example") -> None:
     with smtplib.SMTP("127.0.0.1", pf.port, timeout=60) as smtp:
-        smtp.ehlo("mx.sender.example")
-        code, text = smtp.docmd("XCLIENT", f"ADDR={ip} NAME=[UNAVAILABLE] "
-                                           "HELO=mx.sender.example")
+        smtp.ehlo(helo)
+        code, text = smtp.docmd("XCLIENT", f"ADDR={ip} NAME=[UNAVAILABLE] HELO={helo}")
         assert code == 220, text
-        smtp.ehlo("mx.sender.example")
+        smtp.ehlo(helo)
         smtp.sendmail(mailfrom, ["bob@example.org"], msg)
 
 
@@ -77,3 +78,21 @@ def test_dmarc_failure_is_refused_in_the_smtp_dialogue(postfix: PostfixInstance)
         send(postfix, msg, OUTSIDE_IP, "alice@secure.example")
     assert err.value.smtp_code == 550
     assert b"5.7.1" in err.value.smtp_error
+
+
+def test_helo_identity_and_null_sender(postfix: PostfixInstance) -> None:
+    """A bounce (MAIL FROM:<>) from a host whose EHLO name is an SPF domain: the MAIL
+    FROM identity is postmaster@<EHLO name>, and the EHLO name is its own result."""
+    send(postfix, signed_message(subject="bounce"), SECURE_IP, "", helo="secure.example")
+    deadline = time.monotonic() + 30
+    found: list[bytes] = []
+    while not found and time.monotonic() < deadline:
+        found = [m for m in postfix.delivered() if b"Subject: bounce" in m]
+        time.sleep(0.1)
+    [raw] = found
+    [ours] = [" ".join(str(v).split()) for v in
+              message_from_bytes(raw).get_all("Authentication-Results", [])]
+    for part in ("spf=pass (DNSSEC secure) smtp.mailfrom=postmaster@secure.example;",
+                 "spf=pass (DNSSEC secure) smtp.helo=secure.example;",
+                 "dmarc=pass (p=reject dis=none, DNSSEC secure) header.from=secure.example"):
+        assert part in ours, ours

@@ -227,18 +227,24 @@ def test_milter_config_keys(tmp_path: Path) -> None:
     assert MILTER_CHOICES == {
         "milter-policy-dmarc-reject": policy.DMARC_REJECT_ACTIONS,
         "milter-policy-dmarc-quarantine": policy.DMARC_QUARANTINE_ACTIONS,
-        "milter-policy-spf-fail": policy.SPF_FAIL_ACTIONS}
+        "milter-policy-spf-fail": policy.SPF_FAIL_ACTIONS,
+        "milter-policy-spf-helo-fail": policy.SPF_HELO_FAIL_ACTIONS}
     s = apply(Settings(), {"milter": "127.0.0.1", "milter-authserv-id": "mx.example",
                            "milter-policy-dmarc-reject": "quarantine",
                            "milter-policy-spf-fail": "tag", "milter-timeout": 60,
-                           "milter-tempfail-on-dns-error": False, "milter-allow": ["::1"]})
+                           "milter-tempfail-on-dns-error": False, "milter-allow": ["::1"],
+                           "milter-spf-helo": False, "milter-policy-spf-helo-fail": "reject"})
     assert s.milter == ("127.0.0.1", 8891) and s.milter_authserv_id == "mx.example"
     assert (s.milter_policy_dmarc_reject, s.milter_policy_spf_fail) == ("quarantine", "tag")
     assert s.milter_timeout == 60.0 and s.milter_tempfail_on_dns_error is False
+    assert s.milter_spf_helo is False and s.milter_policy_spf_helo_fail == "reject"
     assert Settings().milter is None                    # off by default
     again = apply(Settings(), tomllib.loads(dump(s)))   # the written config reads back
     assert again == s
     for bad, words in (({"milter-policy-spf-fail": "drop"}, "milter-policy-spf-fail: expected"),
+                       ({"milter-policy-spf-helo-fail": "tag"},
+                        "milter-policy-spf-helo-fail: expected one of none, reject"),
+                       ({"milter-spf-helo": "yes"}, "milter-spf-helo: expected bool"),
                        ({"milter-timeout": 0}, "milter-timeout: must be positive"),
                        ({"milter": 8891}, "milter: expected str")):
         with pytest.raises(ConfigError, match=words):

@@ -7,7 +7,6 @@ never retried over plain DNS; several queries share one handshake."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import tomllib
 from collections.abc import Iterator
@@ -15,10 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from resolver.answer import Answer, build_response
 from resolver.config import ConfigError, ForwardZone, Settings
@@ -39,6 +34,7 @@ from resolver.wire.message import Message
 from resolver.wire.name import Name
 from resolver.wire.types import AD, Rcode, type_from_text
 from tests.loop import LoopThread
+from tests.pki import make_ca
 
 from .conftest import ROOT, Served, run
 
@@ -203,18 +199,7 @@ def test_config_keys(tmp_path: Path) -> None:
 
 def self_signed_ca(directory: Path) -> Path:
     """A CA certificate of a key unrelated to the test PKI."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "other test CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .sign(key, hashes.SHA256()))
-    path = directory / "other-ca.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
+    return make_ca(directory, "other-test-ca").cert
 
 
 def test_pipelined_queries_with_the_same_id(upstream: Upstream) -> None:

@@ -52,6 +52,16 @@ class MilterServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.messages = 0          # messages that reached end of message
 
+    def reconfigure(self, policy: MilterPolicy, *, allow: Sequence[str] | None = None,
+                    timeout: float | None = None) -> None:
+        """Use *policy* (and *allow*, *timeout*) for connections accepted from now on
+        (a reload); open connections keep the policy they started with."""
+        if allow is not None:
+            self.allow = [ipaddress.ip_network(a, strict=False) for a in allow]
+        if timeout is not None:
+            self.timeout = timeout
+        self.policy = policy
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         sock = self._server.sockets[0].getsockname()

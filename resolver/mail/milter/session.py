@@ -3,8 +3,11 @@
 :class:`MilterSession` turns each command packet into the reply packets; the server
 (:mod:`.server`) only moves packets. Per message it
 
-* starts SPF ``check_host`` on the client address, MAIL FROM and HELO as soon as MAIL
-  arrives (the lookups overlap with the DATA phase);
+* starts SPF ``check_host`` on the client address and MAIL FROM as soon as MAIL
+  arrives (the lookups overlap with the DATA phase), and, once per HELO name and
+  connection, the check of the HELO identity when that name is a domain name (RFC 7208
+  s2.3; not an address literal). With a null sender the MAIL FROM identity is
+  ``postmaster@<HELO>`` (s2.4), the very same check, so the two share one evaluation;
 * keeps the header fields exactly as received (bounded by *max_header_bytes*) and notes
   the ``Authentication-Results`` fields that claim our authserv-id;
 * at end of header learns which body canonicalizations the DKIM signatures need and
@@ -57,6 +60,7 @@ class Message:
     ar_count: int = 0
     bodies: StreamBodyHashes = field(default_factory=StreamBodyHashes)
     spf: asyncio.Task[SpfResult] | None = None
+    spf_helo: asyncio.Task[SpfResult] | None = None   # the connection's (not cancelled here)
     skip: bool = False
 
 
@@ -69,6 +73,7 @@ class Outcome:
     spf: SpfResult | None
     dkim: list[SignatureResult]
     dmarc: DmarcResult | None
+    spf_helo: SpfResult | None = None
 
 
 class MilterSession:
@@ -87,6 +92,7 @@ class MilterSession:
         self.client_ip: str | None = None
         self.client_name = ""
         self.helo: str | None = None
+        self._helo_check: asyncio.Task[SpfResult] | None = None
         self.macros: dict[str, str] = {}
         self.message = Message()
         self.closed = False
@@ -119,7 +125,11 @@ class MilterSession:
             return [p.packet(p.CONTINUE)]
         if cmd == p.HELO:
             items = p.strings(data)
-            self.helo = p.text(items[0]).strip() if items else None
+            helo = p.text(items[0]).strip() if items else None
+            self._reset_message()       # HELO/EHLO resets the mail transaction (RFC 5321)
+            if helo != self.helo:
+                self._drop_helo_check()
+            self.helo = helo
             return [p.packet(p.CONTINUE)]
         if cmd == p.MAIL:
             self._reset_message()
@@ -161,12 +171,18 @@ class MilterSession:
 
     def _reset_message(self) -> None:
         task = self.message.spf
-        if task is not None and not task.done():
+        if task is not None and not task.done() and task is not self._helo_check:
             task.cancel()
         self.message = Message()
 
+    def _drop_helo_check(self) -> None:
+        task, self._helo_check = self._helo_check, None
+        if task is not None and not task.done():
+            task.cancel()
+
     def _reset_connection(self, keep_macros: bool = False) -> None:
         self._reset_message()
+        self._drop_helo_check()
         self.client_ip = None
         self.client_name = ""
         self.helo = None
@@ -175,6 +191,21 @@ class MilterSession:
 
     def close(self) -> None:
         self._reset_message()
+        self._drop_helo_check()
+
+    def _helo_identity(self) -> asyncio.Task[SpfResult] | None:
+        """The SPF check of the HELO identity (RFC 7208 s2.3), started once per HELO
+        name and connection; None when the name is missing or an address literal."""
+        if self.client_ip is None or not is_helo_domain(self.helo):
+            return None
+        assert self.helo is not None
+        task = self._helo_check
+        if task is None or task.cancelled() or task.cancelling() or \
+                (task.done() and task.exception() is not None):     # not reused
+            self._helo_check = asyncio.ensure_future(check_host(
+                self.dns, self.client_ip, self.helo, f"postmaster@{self.helo}", self.helo,
+                receiver=self.policy.authserv_id, now=self.now()))
+        return self._helo_check
 
     def _start_message(self, data: bytes) -> None:
         args = p.strings(data)
@@ -188,7 +219,11 @@ class MilterSession:
             log.debug("milter: authenticated client %s; message not checked",
                       self.macros.get("auth_authen"))
             return
-        if self.client_ip is not None:
+        helo = self._helo_identity() if self.policy.spf_helo or not sender else None
+        msg.spf_helo = helo if self.policy.spf_helo else None
+        if helo is not None and not sender:
+            msg.spf = helo      # null sender: MAIL FROM is postmaster@<HELO> (s2.4)
+        elif self.client_ip is not None:
             msg.spf = asyncio.ensure_future(check_host(
                 self.dns, self.client_ip, None, sender, self.helo,
                 receiver=self.policy.authserv_id, now=self.now()))
@@ -231,22 +266,27 @@ class MilterSession:
     # ------------------------------------------------------------------ verdict
 
     async def _evaluate(self, msg: Message) -> Outcome:
-        spf = await msg.spf if msg.spf is not None else None
+        # shielded: a timeout here must not cancel the connection's HELO check, which
+        # later messages share (the message's own task is cancelled at its reset)
+        spf = await asyncio.shield(msg.spf) if msg.spf is not None else None
+        helo = await asyncio.shield(msg.spf_helo) if msg.spf_helo is not None else None
         sigs = await verify_fields(self.dns, msg.fields, msg.bodies, now=self.now())
         header = b"".join(f.raw for f in msg.fields) + b"\r\n"
         spf_pair = (spf.result.value, spf.domain) if spf is not None else None
         dmarc = await check_message(self.dns, header, spf_pair, sigs)
-        verdict = decide(self.policy, spf, sigs, dmarc)
+        verdict = decide(self.policy, spf, sigs, dmarc, helo)
         if spf is not None:
             spf_info = SpfInfo(spf.result.value, msg.sender or None, self.helo,
-                               security=spf.security)
+                               security=spf.security, identity="mailfrom")
         else:
             spf_info = SpfInfo("none", msg.sender or None, self.helo,
-                               reason="no client IP address")
+                               reason="no client IP address", identity="mailfrom")
+        helo_info = None if helo is None else SpfInfo(
+            helo.result.value, None, self.helo, security=helo.security, identity="helo")
         value = format_authentication_results(self.policy.authserv_id, spf=spf_info,
-                                              dkim=sigs, dmarc=dmarc, fold="\n\t",
-                                              dnssec=True)
-        return Outcome(verdict, value, spf, sigs, dmarc)
+                                              spf_helo=helo_info, dkim=sigs, dmarc=dmarc,
+                                              fold="\n\t", dnssec=True)
+        return Outcome(verdict, value, spf, sigs, dmarc, helo)
 
     async def _end_of_message(self) -> list[bytes]:
         msg = self.message
@@ -279,6 +319,9 @@ class MilterSession:
         inc("milter_messages", (outcome.verdict.action,))
         if outcome.spf is not None:
             inc("milter_results", ("spf", outcome.spf.result.value, outcome.spf.security.label))
+        if outcome.spf_helo is not None:
+            inc("milter_results", ("spf_helo", outcome.spf_helo.result.value,
+                                   outcome.spf_helo.security.label))
         for sig in outcome.dkim:
             label = sig.key_security.label if sig.key_security is not None else "none"
             inc("milter_results", ("dkim", sig.result, label))
@@ -313,4 +356,16 @@ class MilterSession:
         return out
 
 
-__all__ = ["CONTINUE", "MilterSession", "Outcome"]
+def is_helo_domain(helo: str | None) -> bool:
+    """Whether a HELO/EHLO argument names a domain (not an address literal such as
+    ``[192.0.2.1]``, nor a bare address that some clients send)."""
+    if not helo or helo.startswith("["):
+        return False
+    try:
+        ipaddress.ip_address(helo)
+    except ValueError:
+        return True
+    return False
+
+
+__all__ = ["CONTINUE", "MilterSession", "Outcome", "is_helo_domain"]
