@@ -48,6 +48,10 @@ class ServerCounts(Protocol):
     pending: int
     ratelimited_tc: int
     ratelimited_drop: int
+    udp_batches: int
+    udp_batched: int
+    udp_oversize: int
+    udp_send_dropped: int
 
 
 class CountingServer(Protocol):
@@ -229,7 +233,21 @@ class ResolverCollector(Collector):
         problems.add_metric(["formerr"], s.formerr)
         problems.add_metric(["refused"], s.refused)
         problems.add_metric(["dropped"], s.dropped)
+        problems.add_metric(["oversize"], s.udp_oversize)
         yield problems
+        batches = CounterMetricFamily("resolver_udp_batches", "recvmmsg calls of the UDP "
+                                      "listeners that returned datagrams (udp-batch).")
+        batches.add_metric([], s.udp_batches)
+        yield batches
+        batched = CounterMetricFamily("resolver_udp_batched_datagrams", "Datagrams those "
+                                      "calls returned: over resolver_udp_batches_total, "
+                                      "the mean batch.")
+        batched.add_metric([], s.udp_batched)
+        yield batched
+        unsent = CounterMetricFamily("resolver_udp_replies_dropped", "UDP replies the "
+                                     "kernel did not take (send buffer full), dropped.")
+        unsent.add_metric([], s.udp_send_dropped)
+        yield unsent
         limited = CounterMetricFamily("resolver_ratelimited", "UDP client queries over "
                                       "ratelimit-per-client, by action (tc or drop).",
                                       labels=["action"])

@@ -65,6 +65,10 @@ class ServerStats:
     pending: int = 0
     ratelimited_tc: int = 0        # UDP queries over ratelimit-per-client answered TC=1
     ratelimited_drop: int = 0      # ... and dropped
+    udp_batches: int = 0           # udp-batch: recvmmsg calls that returned datagrams,
+    udp_batched: int = 0           # the datagrams they returned,
+    udp_oversize: int = 0          # datagrams over 4096 octets (dropped),
+    udp_send_dropped: int = 0      # and replies the kernel did not take (dropped)
 
 
 class ListenError(OSError):
@@ -187,7 +191,7 @@ class DnsServer:
         loop's own datagram transport."""
         loop = asyncio.get_running_loop()
         if self.settings.udp_batch and udpbatch.available():
-            batch = BatchUdp(sock, self.datagram)
+            batch = BatchUdp(sock, self.datagram, self.stats)
             batch.start(loop)
             return batch
         sock.setblocking(False)

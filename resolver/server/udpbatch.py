@@ -107,12 +107,21 @@ def available() -> bool:
     return _CALLS is not None
 
 
+class BatchCounts(Protocol):
+    """Where a listener counts (the server's own counters, shown by /metrics)."""
+
+    udp_batches: int
+    udp_batched: int
+    udp_oversize: int
+    udp_send_dropped: int
+
+
 @dataclass(slots=True)
 class BatchStats:
-    batches: int = 0            # recvmmsg calls that returned datagrams
-    datagrams: int = 0
-    truncated: int = 0          # longer than SLOT: dropped
-    send_dropped: int = 0       # replies the kernel did not take (buffer full, error)
+    udp_batches: int = 0        # recvmmsg calls that returned datagrams
+    udp_batched: int = 0        # the datagrams they returned
+    udp_oversize: int = 0       # longer than SLOT: dropped
+    udp_send_dropped: int = 0   # replies the kernel did not take (buffer full, error)
 
 
 def sockaddr_tuple(raw: bytes) -> tuple[Any, ...]:
@@ -134,13 +143,14 @@ class BatchUdp:
     *handler(data, addr, sender)* returns the reply to send now, or None."""
 
     def __init__(self, sock: socket.socket,
-                 handler: Callable[[bytes, Any, Sender], bytes | None]) -> None:
+                 handler: Callable[[bytes, Any, Sender], bytes | None],
+                 stats: BatchCounts | None = None) -> None:
         if _CALLS is None:
             raise OSError(errno.ENOSYS, "recvmmsg/sendmmsg not available")
         self._recv, self._send = _CALLS
         sock.setblocking(False)
         self.sock = sock
-        self.stats = BatchStats()
+        self.stats: BatchCounts = stats if stats is not None else BatchStats()
         self._fd = sock.fileno()
         self._handler = handler
         self._closed = False
@@ -208,7 +218,7 @@ class BatchUdp:
         try:
             self.sock.sendto(data, addr)
         except OSError as exc:      # BlockingIOError included: a lost datagram
-            self.stats.send_dropped += 1
+            self.stats.udp_send_dropped += 1
             log.debug("UDP reply to %s not sent: %s", addr, exc)
 
     # -------------------------------------------------------------- the batch loop
@@ -233,14 +243,14 @@ class BatchUdp:
                         log.debug("recvmmsg: %s", errno.errorcode.get(err, err))
                 return
             self._used = n
-            self.stats.batches += 1
-            self.stats.datagrams += n
+            self.stats.udp_batches += 1
+            self.stats.udp_batched += n
             k = 0
             try:
                 for i in range(n):
                     namelen, flags, length = unpack(hview, i * _HDR + _NAMELEN)
                     if flags & _MSG_TRUNC:
-                        self.stats.truncated += 1
+                        self.stats.udp_oversize += 1
                         continue
                     at = i * NAME
                     raw = nview[at:at + namelen].tobytes()
@@ -289,8 +299,8 @@ class BatchUdp:
             if sent < 0 and err == errno.EINTR:
                 continue
             if sent == 0 or err in (errno.EAGAIN, errno.ENOBUFS):
-                self.stats.send_dropped += count - done     # the buffer is full now
+                self.stats.udp_send_dropped += count - done     # the buffer is full now
                 return
-            self.stats.send_dropped += 1                    # this one reply is refused
+            self.stats.udp_send_dropped += 1                    # this one reply is refused
             log.debug("sendmmsg: %s", errno.errorcode.get(err, err))
             done += 1

@@ -30,8 +30,15 @@ What one answer leaves in memory (both resolvers validate it, AD):
   (``rrset.cache.count``, ``msg.cache.count``, ``mem.cache.rrset``, ``mem.cache.message``;
   ``extended-statistics: yes`` is set for them) when ``unbound-control`` is installed.
 
+The wildcard workload flatters sharing: every answer has the same record and RRSIG and
+one of a few proofs. So a second workload follows with N distinct names
+(``dNNNNNN.<zone> A`` in the five zones of the cold algorithm mix, RSA, ECDSA and
+Ed25519), each with an A RRset and an RRSIG of its own: nothing is shared between two
+answers there but the zone's keys, in either resolver.
+
 Knobs (environment): DNS_BENCH_MEMORY_NAMES (N, default 20000), DNS_BENCH_MEMORY_ROUNDS
-(default 2), DNS_BENCH_UNBOUND=0 to skip the reference. Run alone with
+(default 2), DNS_BENCH_MEMORY_DISTINCT=0 to skip the distinct names,
+DNS_BENCH_UNBOUND=0 to skip the reference. Run alone with
 ``python -m tests.bench.dns_bench memory``.
 """
 
@@ -55,6 +62,7 @@ from . import load as loadgen
 from . import report, workloads
 from .resolvers import (
     ROOT,
+    ZONES,
     BenchError,
     Environment,
     Proc,
@@ -76,6 +84,8 @@ Counts = dict[str, float]
 NAMES = max(100, int(os.environ.get("DNS_BENCH_MEMORY_NAMES", "20000")))
 ROUNDS = max(1, int(os.environ.get("DNS_BENCH_MEMORY_ROUNDS", "2")))
 WITH_UNBOUND = os.environ.get("DNS_BENCH_UNBOUND", "1") != "0"
+DISTINCT = os.environ.get("DNS_BENCH_MEMORY_DISTINCT", "1") != "0"
+GOAL = 2.0                    # issue 18: at most 2x Unbound's bytes per cached answer
 OUTSTANDING = 20              # bounded concurrency: in-flight state stays small
 PRIME_NAMES = 500
 SETTLE = 0.5                  # seconds between the last answer and reading VmRSS
@@ -262,10 +272,12 @@ def start_unbound(stack: contextlib.ExitStack, workdir: Path, net: TestNet,
 
 
 @contextlib.contextmanager
-def memory_environment(with_unbound: bool = True
+def memory_environment(with_unbound: bool = True,
+                       make_zones: Callable[[Path], Path] | None = None
                        ) -> Iterator[tuple[Environment, list[Subject]]]:
     """Like resolvers.environment(), with large caches and cache counters; every
-    process is stopped and the temp dir removed on exit, errors included."""
+    process is stopped and the temp dir removed on exit, errors included. *make_zones*
+    (given the temp dir) returns another hierarchy than zones/ to serve."""
     workdir = Path(tempfile.mkdtemp(prefix="resolver-bench-mem-"))
     notes: list[str] = []
     try:
@@ -284,7 +296,8 @@ def memory_environment(with_unbound: bool = True
                              "port 53 only")
                 run_unbound = False
             progress("memory: starting the test network (signing zones/)")
-            net = start_testnet(stack, workdir, 53 if run_unbound else 0, pin)
+            zones = make_zones(workdir) if make_zones is not None else ZONES
+            net = start_testnet(stack, workdir, 53 if run_unbound else 0, pin, zones)
             subjects = [start_ours(stack, workdir, net, pin.server)]
             if run_unbound:
                 subjects.append(start_unbound(stack, workdir, net, pin.server))
@@ -295,11 +308,9 @@ def memory_environment(with_unbound: bool = True
 
 
 # ---------------------------------------------------------------------------- measure
-def _round(env: Environment, subject: Subject, names: list[str], size: int) -> Round:
+def _round(env: Environment, subject: Subject, queries: list[workloads.Query]) -> Round:
     server = subject.server
-    path = workloads.write_queries(
-        env.workdir / f"mem-{workloads.new_tag()}.txt",
-        workloads.cold_queries(workloads.new_tag(), size, names))
+    path = workloads.write_queries(env.workdir / f"mem-{workloads.new_tag()}.txt", queries)
     before = rss_kib(server.proc.pid)
     counts_before = subject.counts()
     t0 = time.monotonic()
@@ -363,39 +374,67 @@ def _counts_note(subject: Subject, answers: int) -> str:
     return note + f"; Unbound's own mem.cache.rrset+message {own / answers:.0f} bytes/answer"
 
 
+def _measure(env: Environment, subjects: list[Subject], prime: list[workloads.Query],
+             warm: list[workloads.Query], rounds: list[list[workloads.Query]]) -> None:
+    """Prime each resolver (*prime* one by one, then *warm* under load), then the
+    *rounds*, alternating resolvers: every resolver asks every name once."""
+    for subject in subjects:
+        label = subject.server.label
+        progress(f"memory: priming {label} ({len(warm)} names)")
+        outcome = workloads.ask_all(subject.server.port, prime)[prime[-1]]
+        if outcome.rcode != "NOERROR":
+            raise BenchError(f"{label}: priming answer {outcome}")
+        path = workloads.write_queries(env.workdir / f"prime-{label[:5]}.txt", warm)
+        loadgen.run_load(subject.server.port, path, 60.0, pin=env.pin.load,
+                         outstanding=OUTSTANDING, once=True, timeout=5.0, cwd=ROOT)
+        subject.counts()           # the first scrape's own allocations, out of the way
+    for i, queries in enumerate(rounds):
+        for subject in subjects:
+            r = _round(env, subject, queries)
+            subject.rounds.append(r)
+            progress(f"memory round {i + 1}/{len(rounds)} {subject.server.label}: "
+                     f"{r.answers} answers in {r.seconds:.1f} s, RSS "
+                     f"{r.rss_before / 1024:.1f} -> {r.rss_after / 1024:.1f} MiB, "
+                     f"{r.bytes_per_answer:.0f} bytes/answer")
+
+
 def _memory() -> list[Row]:
     parents = workloads.cold_parents()
     if not parents:
         raise BenchError("zones/ has no wildcard in a secure NSEC3 zone")
     names = [p.name for p in parents]
+    size = NAMES // ROUNDS
     with memory_environment(WITH_UNBOUND) as (env, subjects):
-        for subject in subjects:
-            label = subject.server.label
-            progress(f"memory: priming {label} ({PRIME_NAMES} names)")
-            prime = [*((p.zone, "DNSKEY") for p in parents),
-                     *workloads.cold_queries(workloads.new_tag(), 3, names)]
-            outcome = workloads.ask_all(subject.server.port, prime)[prime[-1]]
-            if outcome.rcode != "NOERROR":
-                raise BenchError(f"{label}: priming answer {outcome}")
-            path = workloads.write_queries(
-                env.workdir / f"prime-{label[:5]}.txt",
-                workloads.cold_queries(workloads.new_tag(), PRIME_NAMES, names))
-            loadgen.run_load(subject.server.port, path, 60.0, pin=env.pin.load,
-                             outstanding=OUTSTANDING, once=True, timeout=5.0, cwd=ROOT)
-            subject.counts()           # the first scrape's own allocations, out of the way
-        size = NAMES // ROUNDS
-        for i in range(ROUNDS):
-            for subject in subjects:
-                r = _round(env, subject, names, size)
-                subject.rounds.append(r)
-                progress(f"memory round {i + 1}/{ROUNDS} {subject.server.label}: "
-                         f"{r.answers} answers in {r.seconds:.1f} s, RSS "
-                         f"{r.rss_before / 1024:.1f} -> {r.rss_after / 1024:.1f} MiB, "
-                         f"{r.bytes_per_answer:.0f} bytes/answer")
-        return _rows(env, subjects)
+        prime = [*((p.zone, "DNSKEY") for p in parents),
+                 *workloads.cold_queries(workloads.new_tag(), 3, names)]
+        warm = workloads.cold_queries(workloads.new_tag(), PRIME_NAMES, names)
+        rounds = [workloads.cold_queries(workloads.new_tag(), size, names)
+                  for _ in range(ROUNDS)]
+        _measure(env, subjects, prime, warm, rounds)
+        return _rows(env, subjects, "mem_answer", "wildcard")
 
 
-def _rows(env: Environment, subjects: list[Subject]) -> list[Row]:
+def _memory_distinct() -> list[Row]:
+    """The same figure over names that each have an RRset and RRSIG of their own (no
+    wildcard: nothing in one answer is shared with another but the zone's keys), in the
+    five zones of the cold algorithm mix (RSA, ECDSA and Ed25519 signatures)."""
+    from . import cold_mix
+    zones = [mz.zone for mz in cold_mix.MIX]
+    size = NAMES // ROUNDS
+    per_zone = -(-(NAMES + PRIME_NAMES + len(zones)) // len(zones))
+    queries = [(f"d{i // len(zones):06d}.{zones[i % len(zones)]}", "A")
+               for i in range(per_zone * len(zones))]
+    with memory_environment(WITH_UNBOUND, lambda w: cold_mix.make_zones(w, per_zone)) \
+            as (env, subjects):
+        prime = [*((z, "DNSKEY") for z in zones), *queries[:len(zones)]]
+        warm = queries[len(zones):len(zones) + PRIME_NAMES]
+        start = len(zones) + PRIME_NAMES
+        rounds = [queries[start + i * size:start + (i + 1) * size] for i in range(ROUNDS)]
+        _measure(env, subjects, prime, warm, rounds)
+        return _rows(env, subjects, "mem_answer_dist", "distinct")
+
+
+def _rows(env: Environment, subjects: list[Subject], key: str, kind: str) -> list[Row]:
     rows: list[Row] = []
     whole: dict[str, float] = {}
     for s in subjects:
@@ -410,14 +449,16 @@ def _rows(env: Environment, subjects: list[Subject]) -> list[Row]:
                 + f"; {_counts_note(s, answers)}; re-asked {checked} of "
                   f"{20 * len(s.rounds)} sampled names: NOERROR AD; rcodes "
                 + "; ".join(r.rcodes for r in s.rounds))
-        rows.append((f"memory per cached answer, bytes: {s.server.label}",
+        rows.append((f"{kind}: memory per cached answer, bytes: {s.server.label}",
                      f"{whole[s.server.label]:.0f}", f"{min(per_round):.0f}", note))
-    report.record("mem_answer", {s.server.label: [r.bytes_per_answer for r in s.rounds]
-                                 for s in subjects}, headline=whole,
-                  detail=f"{NAMES} fresh wildcard names, {OUTSTANDING} outstanding")
+    report.record(key, {s.server.label: [r.bytes_per_answer for r in s.rounds]
+                        for s in subjects}, headline=whole,
+                  detail=f"{NAMES} fresh {kind} names, {OUTSTANDING} outstanding")
     if len(subjects) > 1:
         ratio = whole[subjects[0].server.label] / whole[subjects[1].server.label]
-        rows.append(("memory per cached answer ratio ours/Unbound", f"{ratio:.2f}", "", ""))
+        rows.append((f"{kind}: memory per cached answer ratio ours/Unbound", f"{ratio:.2f}",
+                     "", f"goal <= {GOAL} (issue 18): " + ("met" if ratio <= GOAL
+                                                             else "NOT met")))
     else:
         why = "; ".join(env.notes) or "reference missing"
         report.record_no_reference(why)
@@ -426,8 +467,11 @@ def _rows(env: Environment, subjects: list[Subject]) -> list[Row]:
                    and os.environ.get("DNS_BENCH_LOADGEN") != "python")
     tool = loadgen.dnsperf_version() if use_dnsperf else "python load generator"
     rows += [
-        ("method", "", "", f"{NAMES} fresh names c<random>-NNNNNN under the NSEC3 wildcard, "
-                           f"type A, each once, {OUTSTANDING} outstanding ({tool}), in "
+        ("method", "", "", (f"{NAMES} fresh names c<random>-NNNNNN under the NSEC3 wildcard, "
+                            if kind == "wildcard" else
+                            f"{NAMES} names dNNNNNN.<zone> of the five cold-mix zones "
+                            "(RSA, ECDSA, Ed25519), each with its own A RRset and RRSIG, ")
+                           + f"type A, each once, {OUTSTANDING} outstanding ({tool}), in "
                            f"{ROUNDS} alternating rounds; figure = VmRSS growth / answers "
                            f"over all rounds (min column: lowest round); after priming with "
                            f"{PRIME_NAMES} names; VmRSS read {SETTLE:g} s after the last "
@@ -443,11 +487,19 @@ def _rows(env: Environment, subjects: list[Subject]) -> list[Row]:
 
 
 def section() -> list[Row]:
-    """Memory per cached answer (RSS growth / answers), ours next to Unbound."""
-    try:
-        return _memory()
-    except Exception as exc:   # noqa: BLE001 - a row, not a crash of the bench (processes are stopped)
-        progress(f"memory benchmark failed: {exc}")
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        report.record_error("mem_answer", first)
-        return [("error", "", "", f"memory benchmark: {first} (details on stderr)")]
+    """Memory per cached answer (RSS growth / answers), ours next to Unbound: names
+    under a wildcard, then distinct names (DNS_BENCH_MEMORY_DISTINCT=0 skips those)."""
+    rows: list[Row] = []
+    parts = [("mem_answer", _memory)]
+    if DISTINCT:
+        parts.append(("mem_answer_dist", _memory_distinct))
+    for key, fn in parts:
+        try:
+            rows += fn()
+        except Exception as exc:   # noqa: BLE001 - a row, not a crash of the bench (processes are stopped)
+            progress(f"memory benchmark failed: {exc}")
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            report.record_error(key, first)
+            rows.append(("error", "", "", f"memory benchmark ({key}): {first} "
+                                          "(details on stderr)"))
+    return rows

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from resolver.metrics import registry_for, render
 from resolver.server.udpbatch import BATCH, SLOT, BatchUdp, Sender, available, sockaddr_tuple
 from resolver.wire import message as wm
 from tests.loop import LoopThread
@@ -100,10 +101,10 @@ def test_a_batch_answers_every_client_at_its_own_address(loop: LoopThread) -> No
         for n, client in enumerate(clients):
             got = _receive(client, per_client)
             assert sorted(got) == sorted(f"re:c{n}-{i}".encode() for i in range(per_client))
-        assert batch.stats.datagrams == 3 * per_client
-        assert batch.stats.batches <= 3 * per_client // BATCH + 2     # read in batches
+        assert batch.stats.udp_batched == 3 * per_client
+        assert batch.stats.udp_batches <= 3 * per_client // BATCH + 2     # read in batches
         assert {a[1] for a in seen} == {c.getsockname()[1] for c in clients}
-        assert batch.stats.send_dropped == 0
+        assert batch.stats.udp_send_dropped == 0
     finally:
         loop.call(batch.close)
         for c in clients:
@@ -152,8 +153,8 @@ def test_oversized_datagram_and_handler_error_cost_only_themselves(loop: LoopThr
         client.settimeout(1.0)
         got = _receive(client, 3)
         assert sorted(got) == [b"re:a", b"re:b"]
-        assert batch.stats.truncated == 1
-        assert batch.stats.datagrams == 4
+        assert batch.stats.udp_oversize == 1
+        assert batch.stats.udp_batched == 4
     finally:
         loop.call(batch.close)
         client.close()
@@ -250,6 +251,23 @@ def test_server_answers_alike_with_and_without_batches(served: Running) -> None:
     for reply in replies.values():
         msg = wm.parse(reply)
         assert msg.rcode == 0 and msg.answer == first.answer
+    # /metrics: the batches and their datagrams (none with the event loop's transport)
+    text = render(registry_for(served.resolver, served.server)).decode()
+    batched = _sample(text, "resolver_udp_batched_datagrams_total")
+    batches = _sample(text, "resolver_udp_batches_total")
+    if served.resolver.settings.udp_batch:
+        assert batched == 61 and 1 <= batches <= 61
+    else:
+        assert batched == batches == 0
+    assert _sample(text, "resolver_udp_replies_dropped_total") == 0
+    assert _sample(text, 'resolver_client_rejected_total{reason="oversize"}') == 0
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
 
 
 def test_seeded_garbage_burst_never_stops_the_server(served: Running) -> None:
