@@ -112,6 +112,8 @@ class Settings:
     tcp_max_pipeline: int = 100
     edns_size: int = 1232
     udp_batch: bool = True                  # recvmmsg/sendmmsg on the UDP listeners (Linux)
+    so_rcvbuf: int = 0                      # UDP listeners' receive buffer, bytes (0: OS default)
+    so_sndbuf: int = 0                      # ... and send buffer
     iter_limits: IterLimits = field(default_factory=IterLimits)
     validation_limits: ValidationLimits = field(default_factory=ValidationLimits)
     legacy_algorithms: bool = False                  # RSASHA1, DSA: test profiles only

@@ -190,6 +190,8 @@ class DnsServer:
         """A bound UDP socket -> batched reads and sends (udp-batch, Linux), or the event
         loop's own datagram transport."""
         loop = asyncio.get_running_loop()
+        for problem in socket_buffers(sock, self.settings.so_rcvbuf, self.settings.so_sndbuf):
+            log.warning("UDP listener %s: %s", _where(*sock.getsockname()[:2]), problem)
         if self.settings.udp_batch and udpbatch.available():
             batch = BatchUdp(sock, self.datagram, self.stats)
             batch.start(loop)
@@ -539,6 +541,28 @@ def _formerr(data: bytes) -> bytes | None:
         return None
     flags = QR | (struct.unpack_from("!H", data, 2)[0] & 0x7900) | Rcode.FORMERR
     return _HEADER.pack(struct.unpack_from("!H", data)[0], flags, 0, 0, 0, 0)
+
+
+def socket_buffers(sock: socket.socket, rcvbuf: int, sndbuf: int) -> list[str]:
+    """Ask for receive and send buffers of *rcvbuf* and *sndbuf* bytes (``so-rcvbuf``,
+    ``so-sndbuf``; 0 leaves the system's default), as Unbound's options of the same
+    names do. Returns what the kernel did not grant: it caps the sizes at
+    net.core.rmem_max / wmem_max (and reports twice the size it keeps)."""
+    problems = []
+    for option, size, key, sysctl in ((socket.SO_RCVBUF, rcvbuf, "so-rcvbuf", "rmem_max"),
+                                      (socket.SO_SNDBUF, sndbuf, "so-sndbuf", "wmem_max")):
+        if size <= 0:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, size)
+            granted = sock.getsockopt(socket.SOL_SOCKET, option) // 2
+        except OSError as exc:
+            problems.append(f"{key} = {size}: not set ({exc.strerror})")
+            continue
+        if granted < size:
+            problems.append(f"{key} = {size}: the kernel granted {granted} bytes; raise "
+                            f"net.core.{sysctl} (sysctl) to get more")
+    return problems
 
 
 def _where(host: str, port: int) -> str:

@@ -15,11 +15,13 @@ import random
 import socket
 import struct
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from resolver.metrics import registry_for, render
+from resolver.server.listener import socket_buffers
 from resolver.server.udpbatch import BATCH, SLOT, BatchUdp, Sender, available, sockaddr_tuple
 from resolver.wire import message as wm
 from tests.loop import LoopThread
@@ -294,3 +296,47 @@ def test_seeded_garbage_burst_never_stops_the_server(served: Running) -> None:
     after = _burst(served.port, [query(name, msg_id=1).to_wire()], 1)
     assert 1 in after
 
+
+
+# ------------------------------------------------------------- so-rcvbuf / so-sndbuf
+def test_socket_buffers_granted_and_capped() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        assert socket_buffers(sock, 0, 0) == []              # 0: the system's default
+        assert socket_buffers(sock, 262144, 131072) == []
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 262144
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= 131072
+    cap = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        problems = socket_buffers(sock, cap * 4, 0)
+    assert len(problems) == 1 and "so-rcvbuf" in problems[0] and "rmem_max" in problems[0]
+
+
+def test_listener_sockets_get_the_configured_buffers(lab: Net,
+                                                     loop_thread: LoopThread) -> None:
+    for batch in (True, False):
+        settings = lab.settings()
+        settings.udp_batch = batch
+        settings.so_rcvbuf = 524288
+        settings.so_sndbuf = 262144
+        running = start_server(loop_thread, settings)
+        try:
+            sock = running.server._udp[0].get_extra_info("socket")
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 524288
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= 262144
+            reply = _burst(running.port, [query("www.lab.", msg_id=9).to_wire()], 1)
+            assert 9 in reply
+        finally:
+            loop_thread.run(running.server.stop())
+
+
+def test_buffer_keys_in_the_config_file(tmp_path: Path) -> None:
+    from resolver.config import ConfigError
+    from resolver.configfile import load
+    good = tmp_path / "good.toml"
+    good.write_text("so-rcvbuf = 4194304\nso-sndbuf = 0\n")
+    settings = load(good)
+    assert (settings.so_rcvbuf, settings.so_sndbuf) == (4194304, 0)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("so-rcvbuf = -1\n")
+    with pytest.raises(ConfigError, match="so-rcvbuf: must not be negative"):
+        load(bad)
