@@ -70,7 +70,8 @@ def _name(args: dict[str, Any], key: str) -> Name:
         raise ControlError(f"{key}: bad domain name {args[key]!r}: {exc}") from None
 
 
-def _path(args: dict[str, Any]) -> Path:
+def file_arg(args: dict[str, Any]) -> Path:
+    """The ``file`` argument of dump-cache and load-cache, as a path."""
     text = args.get("file")
     if not isinstance(text, str) or not text:
         raise ControlError("file: a file name is needed")
@@ -338,11 +339,11 @@ class ControlServer:
         return {"removed": self.resolver.flush_all()}
 
     def _dump_cache(self, args: dict[str, Any]) -> dict[str, Any]:
-        path = _path(args)
+        path = file_arg(args)
         return {"entries": self.resolver.dump_cache(path), "file": str(path)}
 
     def _load_cache(self, args: dict[str, Any]) -> dict[str, Any]:
-        path = _path(args)
+        path = file_arg(args)
         return {"entries": self.resolver.load_cache(path), "file": str(path)}
 
     # ------------------------------------------------------------------ NTAs

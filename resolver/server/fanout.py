@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from ..service import Resolver
-from .control import MAX_REQUEST, READ_ONLY, SHARED_FLUSHES, ControlError, ControlServer, _path
+from .control import MAX_REQUEST, READ_ONLY, SHARED_FLUSHES, ControlError, ControlServer, file_arg
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class FanoutControl(ControlServer):
         """``dump-cache`` of every worker into one file (the module's description)."""
         assert self.merge is not None
         try:
-            path = _path(args)
+            path = file_arg(args)
         except ControlError as exc:
             return {"ok": False, "error": str(exc)}
         parts = [path.with_name(f"{path.name}.worker-{w}") for w, _ in live]
