@@ -5,12 +5,17 @@ No copy is kept: expired entries stay in place in the RRset and negative caches 
 stores' grace period, :attr:`resolver.cache.store.LruStore.grace`), misses for the
 iterator's look-ups, until ``stale-max`` passes or LRU pressure evicts them.
 :func:`kept` reassembles the answer to one question from them: the RRset of the
-type asked (with the NSEC/NSEC3 records of a wildcard expansion), or the CNAME
-chain leading to it, or to a denial (its SOA and proofs), with the weakest verdict
+type asked (with the NSEC/NSEC3 records of a wildcard expansion), or the chain of
+CNAMEs and DNAMEs leading to it, or to a denial (its SOA and proofs), with the weakest verdict
 of the parts and when the first of them expires. The service decides what to
 serve from it (TTL 30 and EDE 3, never bogus, AD only inside the RRSIG window);
 :func:`near_expiry` tells whether a hit falls into the last part of the TTL
 (prefetch).
+
+A DNAME (RFC 6672) at an ancestor of a name with nothing of its own cached is followed
+as the iterator follows it: the DNAME RRset and the CNAME synthesised from it (owner
+the name, TTL the DNAME's, no RRSIG: its proof is the DNAME's) join the answer, and the
+rewritten name is looked up next; a rewrite longer than 255 octets ends it (None).
 
 Pure: reads the caches with ``peek`` (no LRU, counter or expiry change), no I/O,
 the time passed in.
@@ -22,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..dnssec.status import Reason, Security
-from ..wire.name import Name
+from ..wire.name import MAX_NAME_OCTETS, Name
 from ..wire.rrset import RRset
 from ..wire.types import Rcode, RRType
 from .rrsets import NXDOMAIN_TYPE, Entry, NegativeCache, NegEntry, Rank, RRsetCache
@@ -65,8 +70,8 @@ def signatures_end(rrsets: Iterable[RRset], now: float) -> float | None:
 def kept(rrsets: RRsetCache, negative: NegativeCache, qname: Name, qtype: int,
          now: float, window: float, max_cnames: int = MAX_LINKS) -> Kept | None:
     """The answer to (*qname*, *qtype*) from entries alive or expired less than
-    *window* seconds ago; None when a part is missing (evicted, too old, a DNAME
-    step, a CNAME loop, more than *max_cnames* CNAMEs, a denial without SOA)."""
+    *window* seconds ago; None when a part is missing (evicted, too old, a loop,
+    more than *max_cnames* CNAME or DNAME steps, a denial without SOA)."""
     answer: list[RRset] = []
     proofs: list[RRset] = []        # of wildcard expansions along the way
     parts: list[Entry | NegEntry] = []
@@ -93,6 +98,15 @@ def kept(rrsets: RRsetCache, negative: NegativeCache, qname: Name, qtype: int,
             proofs.extend(cname.proofs)
             name = Name(cname.rrset.rdatas[0])
             continue
+        dname = None if qtype == RRType.DNAME else _dname(rrsets, name, now, window)
+        if dname is not None:
+            entry, target = dname
+            answer += [entry.rrset, RRset(name, RRType.CNAME, 1, entry.rrset.ttl,
+                                          [target.wire])]
+            parts.append(entry)
+            lives.append(_life(entry.rrset.ttl, rrsets))
+            name = target
+            continue
         neg = _denial(negative, name, qtype, now, window)
         if neg is None or neg.soa is None:
             return None
@@ -117,6 +131,23 @@ def _entry(rrsets: RRsetCache, name: Name, rtype: int, now: float,
     if entry.rank < Rank.ANSWER or not entry.rrset.rdatas or entry.expires + window <= now:
         return None
     return entry
+
+
+def _dname(rrsets: RRsetCache, name: Name, now: float, window: float
+           ) -> tuple[Entry, Name] | None:
+    """The closest DNAME above *name* still within *window*, and the name it rewrites
+    *name* to; None without one, or when the rewrite is too long (YXDOMAIN)."""
+    for owner in name.ancestor_keys()[1:]:
+        found = rrsets.store.peek((owner, RRType.DNAME))
+        if found is None:
+            continue
+        entry = found[1]
+        if entry.rank < Rank.ANSWER or not entry.rrset.rdatas or \
+                entry.expires + window <= now:
+            return None
+        wire = name.wire[:len(name.wire) - len(owner)] + entry.rrset.rdatas[0]
+        return None if len(wire) > MAX_NAME_OCTETS else (entry, Name(wire))
+    return None
 
 
 def _denial(negative: NegativeCache, name: Name, qtype: int, now: float,

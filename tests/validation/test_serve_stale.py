@@ -25,7 +25,8 @@ from .conftest import Served, run
 
 SECURE = Name.from_text("secure.example.")
 BOGUS = Name.from_text("bogus.example.")
-SERVERS = {SECURE.key: "127.0.0.23", BOGUS.key: "127.0.0.24"}
+NSEC3 = Name.from_text("nsec3.example.")
+SERVERS = {SECURE.key: "127.0.0.23", BOGUS.key: "127.0.0.24", NSEC3.key: "127.0.0.23"}
 
 
 @contextmanager
@@ -248,3 +249,28 @@ def test_denials_are_served_stale_from_the_negative_cache_in_place(zones: Served
     assert stale.rcode == Rcode.NXDOMAIN and stale.ede[0][0] == 3
     assert any(r.rtype == RRType.SOA for r in stale.authority)
     assert all(r.ttl == 30 for r in stale.authority)
+
+
+def test_stale_answers_follow_a_cached_dname(zones: Served) -> None:
+    """A name never asked, below a cached DNAME (dname.secure.example. -> nsec3.example.)
+    whose target's data is cached: served stale as the iterator answers it fresh, the
+    DNAME, the CNAME synthesised from it and the target's records, secure and AD."""
+    reference = ask(make(zones, FixedClock()), "www.dname.secure.example.")
+    assert reference.rcode == Rcode.NOERROR and reference.security == Security.SECURE
+    clock = FixedClock()
+    resolver = make(zones, clock, stale_max=10 ** 9)
+    assert ask(resolver, "www.nsec3.example.").answer           # the target's data
+    other = ask(resolver, "nx.dname.secure.example.")           # the DNAME, cached
+    assert RRType.DNAME in [r.rtype for r in other.answer]
+    clock.advance(120)
+    with dead(zones, SECURE), dead(zones, NSEC3):
+        stale = ask(resolver, "www.dname.secure.example.")
+        assert stale.rcode == Rcode.NOERROR, stale.reason
+        assert [(r.name, r.rtype, r.rdatas) for r in stale.answer] == \
+            [(r.name, r.rtype, r.rdatas) for r in reference.answer]
+        assert [r.rtype for r in stale.answer] == [RRType.DNAME, RRType.CNAME, RRType.A]
+        assert stale.ede[0][0] == 3 and all(r.ttl == 30 for r in stale.answer)
+        assert stale.security == Security.SECURE and ad_bit(stale)
+        # the DNAME itself, asked for by type: not rewritten
+        own = ask(resolver, "dname.secure.example.", RRType.DNAME)
+        assert [r.rtype for r in own.answer] == [RRType.DNAME] and own.ede[0][0] == 3
