@@ -114,6 +114,8 @@ class Settings:
     udp_batch: bool = True                  # recvmmsg/sendmmsg on the UDP listeners (Linux)
     so_rcvbuf: int = 0                      # UDP listeners' receive buffer, bytes (0: OS default)
     so_sndbuf: int = 0                      # ... and send buffer
+    tcp_reuse_timeout: int = 10000          # ms an idle DoT connection to a forwarder stays
+    max_reuse_tcp_queries: int = 100        # queries waiting on one such connection at most
     iter_limits: IterLimits = field(default_factory=IterLimits)
     validation_limits: ValidationLimits = field(default_factory=ValidationLimits)
     legacy_algorithms: bool = False                  # RSASHA1, DSA: test profiles only

@@ -128,11 +128,11 @@ def apply(settings: Settings, data: dict[str, Any], source: str = "config") -> S
         if key in MILTER_CHOICES or key in ("milter-authserv-id", "milter-timeout"):
             _apply_milter(settings, key, value, where)
             continue
-        if key == "api-max-body":
+        if key in ("api-max-body", "tcp-reuse-timeout", "max-reuse-tcp-queries"):
             _check_type(where, value, int)
             if value <= 0:
                 raise ConfigError(f"{where}: must be positive")
-            settings.api_max_body = value
+            setattr(settings, setting_attr(key), value)
             continue
         if key == "workers":
             _check_type(where, value, int)

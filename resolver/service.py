@@ -370,7 +370,8 @@ class Resolver:
                      "max_negative_ttl", "query_log", "trust_anchors",
                      "auto_trust_anchor_file", "forward_zones", "local_zones"):
             setattr(current, name, getattr(settings, name))
-        for name in ("serve_stale", "stale_max", "prefetch", "prefetch_key"):
+        for name in ("serve_stale", "stale_max", "prefetch", "prefetch_key",
+                     "tcp_reuse_timeout", "max_reuse_tcp_queries"):
             setattr(current, name, getattr(settings, name))
         self._stale_window()
         self.messages.prefetch = settings.prefetch

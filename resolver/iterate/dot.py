@@ -14,8 +14,10 @@ certificate checked against the CA file or the system store. Queries are pipelin
 it with 2-octet length framing; each in-flight query has an ID no other in-flight
 query on the connection has (from :mod:`secrets`), and a reply is taken only for the
 ID and question of a query waiting on it; queries are padded to blocks of 128
-octets (RFC 8467). An idle connection is closed after ``DOT_IDLE_TIMEOUT`` seconds; at
-most ``MAX_CONNECTIONS`` are open and at most ``MAX_PENDING`` queries wait on one.
+octets (RFC 8467). An idle connection is closed after ``tcp-reuse-timeout`` (Unbound's
+key, in milliseconds; ``DOT_IDLE_TIMEOUT`` seconds by default); at most
+``MAX_CONNECTIONS`` are open and at most ``max-reuse-tcp-queries`` (``MAX_PENDING``)
+queries wait on one.
 """
 
 from __future__ import annotations
@@ -108,13 +110,13 @@ class _Conn:
 
     @property
     def usable(self) -> bool:
-        return not self.closed and len(self.pending) < MAX_PENDING \
+        return not self.closed and len(self.pending) < self.client.max_pending \
             and self.loop is asyncio.get_running_loop()
 
     def _arm_idle(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
-        self._idle = self.loop.call_later(DOT_IDLE_TIMEOUT, self.close)
+        self._idle = self.loop.call_later(self.client.idle_timeout, self.close)
 
     def _new_id(self, wanted: int) -> int:
         if wanted not in self.pending:
@@ -201,14 +203,29 @@ class _Conn:
 class DotClient:
     """Connections to TLS upstreams, reused and pipelined (see the module text)."""
 
-    def __init__(self, counters: Counters | None = None) -> None:
+    def __init__(self, counters: Counters | None = None,
+                 settings: Settings | None = None) -> None:
         self.counters = counters if counters is not None else Counters()
+        self.settings = settings      # the live settings: tcp-reuse-timeout and
+        #                               max-reuse-tcp-queries are read at each use
         self.handshakes = 0         # completed TLS handshakes (also a counter)
         self._conns: dict[TlsUpstream, _Conn] = {}
         self._locks: dict[TlsUpstream, asyncio.Lock] = {}
         self._contexts: dict[str | None, ssl.SSLContext] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._warned: set[TlsUpstream] = set()   # certificate failures logged once
+
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds an idle connection stays open (``tcp-reuse-timeout``)."""
+        if self.settings is None:
+            return DOT_IDLE_TIMEOUT
+        return self.settings.tcp_reuse_timeout / 1000
+
+    @property
+    def max_pending(self) -> int:
+        """Queries that may wait on one connection (``max-reuse-tcp-queries``)."""
+        return MAX_PENDING if self.settings is None else self.settings.max_reuse_tcp_queries
 
     def forget(self, conn: _Conn) -> None:
         if self._conns.get(conn.key) is conn:
@@ -320,7 +337,7 @@ class TlsForwardTransport:
                  counters: Counters | None = None) -> None:
         self.inner = inner
         self.settings = settings
-        self.client = DotClient(counters)
+        self.client = DotClient(counters, settings)
         self._zones: list[ForwardZone] | None = None
         self._upstreams: dict[Server, TlsUpstream] = {}
 

@@ -18,7 +18,6 @@ import pytest
 from resolver.answer import Answer, build_response
 from resolver.config import ConfigError, ForwardZone, Settings
 from resolver.configfile import apply, dump
-from resolver.iterate import dot
 from resolver.iterate.dot import (
     PAD_BLOCK,
     DotClient,
@@ -223,10 +222,12 @@ def test_pipelined_queries_with_the_same_id(upstream: Upstream) -> None:
     assert client.handshakes == 1
 
 
-def test_idle_connection_is_closed(upstream: Upstream, monkeypatch: pytest.MonkeyPatch) -> None:
-    """After the idle timeout the connection is closed; the next query opens another."""
-    monkeypatch.setattr(dot, "DOT_IDLE_TIMEOUT", 0.2)
-    client = DotClient()
+def test_idle_connection_is_closed(upstream: Upstream) -> None:
+    """After the idle timeout (tcp-reuse-timeout) the connection is closed; the next
+    query opens another."""
+    settings = Settings()
+    settings.tcp_reuse_timeout = 200
+    client = DotClient(settings=settings)
     target = TlsUpstream((HOST, upstream.port), TLS_NAME, str(CA))
 
     async def body() -> None:
@@ -293,3 +294,22 @@ def test_resolver_close_ends_its_tls_connections(zones: Served, upstream: Upstre
         return during, await settled(0)
 
     assert run(body()) == (1, True)
+
+
+def test_reuse_keys() -> None:
+    """tcp-reuse-timeout (ms) and max-reuse-tcp-queries: read live by the client, and
+    refused unless positive, naming the key."""
+    settings = Settings()
+    client = DotClient(settings=settings)
+    assert (client.idle_timeout, client.max_pending) == (10.0, 100)
+    apply(settings, {"tcp-reuse-timeout": 2500, "max-reuse-tcp-queries": 7})
+    assert (client.idle_timeout, client.max_pending) == (2.5, 7)
+    for key in ("tcp-reuse-timeout", "max-reuse-tcp-queries"):
+        with pytest.raises(ConfigError, match=rf"{key}: must be positive"):
+            apply(Settings(), {key: 0})
+    # SIGHUP (Resolver.apply_settings) hands them to a running resolver's DoT client
+    resolver = Resolver(Settings(trust_anchor_signaling=False))
+    fresh = Settings()
+    apply(fresh, {"tcp-reuse-timeout": 750, "max-reuse-tcp-queries": 3})
+    resolver.apply_settings(fresh)
+    assert (resolver.dot.client.idle_timeout, resolver.dot.client.max_pending) == (0.75, 3)
