@@ -36,13 +36,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..lru import Lru
+
 log = logging.getLogger(__name__)
 
 BATCH = 32              # datagrams per recvmmsg / replies per sendmmsg
 SLOT = 4096             # bytes per received datagram and per batched reply
 ROUNDS = 4              # full batches read per wake-up before other events get a turn
 NAME = 28               # room for a sockaddr_in6
-ADDRESSES = 4096        # sockaddr -> (host, port) conversions remembered
+ADDRESSES = 4096        # sockaddr -> (host, port) conversions remembered (LRU)
 _MSG_DONTWAIT = 0x40
 _MSG_TRUNC = 0x20
 
@@ -184,9 +186,10 @@ class BatchUdp:
         self._siview = memoryview(self._siov).cast("B")
         self._shview = memoryview(self._shdr).cast("B")
         self._rname_at = rname
-        self._names: dict[bytes, tuple[Any, ...]] = {}
+        self._rhdr_at = ctypes.addressof(self._rhdr)
+        self._shdr_at = ctypes.addressof(self._shdr)
+        self._names: Lru[bytes, tuple[Any, ...]] = Lru(ADDRESSES)
         self._used = BATCH          # headers whose namelen the last read may have changed
-        self._pending = 0           # replies in the send batch
 
     # -------------------------------------------------------------- transport API
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -225,7 +228,7 @@ class BatchUdp:
     def _readable(self) -> None:
         hview, rview, nview = self._hview, self._rview, self._nview
         sview, siview, shview = self._sview, self._siview, self._shview
-        names, handler = self._names, self._handler
+        known, remember, handler = self._names.get, self._names.put, self._handler
         unpack = _RESULT.unpack_from
         set_len, set_name = _IOV_LEN.pack_into, _NAME_PTR.pack_into
         rname = self._rname_at
@@ -234,7 +237,7 @@ class BatchUdp:
                 return
             used = self._used * _HDR
             hview[:used] = self._template[:used]
-            n = self._recv(self._fd, ctypes.addressof(self._rhdr), BATCH, _MSG_DONTWAIT, None)
+            n = self._recv(self._fd, self._rhdr_at, BATCH, _MSG_DONTWAIT, None)
             if n <= 0:
                 self._used = 0
                 if n < 0:
@@ -254,15 +257,12 @@ class BatchUdp:
                         continue
                     at = i * NAME
                     raw = nview[at:at + namelen].tobytes()
-                    addr = names.get(raw)
+                    addr = known(raw)
                     if addr is None:
                         try:
-                            addr = sockaddr_tuple(raw)
+                            addr = remember(raw, sockaddr_tuple(raw))
                         except ValueError:
                             continue
-                        if len(names) >= ADDRESSES:
-                            names.clear()
-                        names[raw] = addr
                     try:
                         reply = handler(rview[i * SLOT:i * SLOT + length].tobytes(), addr, self)
                     except Exception:   # one datagram never takes the listener down
@@ -281,14 +281,13 @@ class BatchUdp:
                     k += 1
             finally:
                 if k:
-                    self._pending = k
-                    self._flush()
+                    self._flush(k)
             if n < BATCH:
                 return
 
-    def _flush(self) -> None:
-        count, self._pending = self._pending, 0
-        base = ctypes.addressof(self._shdr)
+    def _flush(self, count: int) -> None:
+        """Send the first *count* replies of the send batch."""
+        base = self._shdr_at
         done = 0
         while done < count and not self._closed:
             sent = self._send(self._fd, base + done * _HDR, count - done, 0)
