@@ -89,9 +89,8 @@ class _Segment:
         self.opt_at: int | None = -1
 
     def aged_for(self, elapsed: int) -> bytes:
-        """The segment aged by *elapsed* seconds (one of the two copies kept)."""
-        if not self.offsets:
-            return self.template
+        """The segment aged by *elapsed* seconds (one of the two copies kept; a segment
+        without TTLs keeps its template under both, so later hits compare and go)."""
         if elapsed == self.elapsed2:
             return self.aged2
         made = _aged(self.template, self.offsets, elapsed)
