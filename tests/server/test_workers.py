@@ -59,12 +59,7 @@ def _tcp(port: int, name: str) -> Message:
     wire = wm.make_query(Name.from_text(name), RRType.A, rd=True).to_wire()
     with socket.create_connection((HOST, port), timeout=15) as sock:
         sock.sendall(struct.pack("!H", len(wire)) + wire)
-        data = b""
-        while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
-            chunk = sock.recv(65535)
-            assert chunk, "connection closed"
-            data += chunk
-        return wm.parse(data[2:])
+        return _framed(sock)
 
 
 def _many(port: int, name: str, count: int = CLIENTS) -> list[Message]:
@@ -123,23 +118,11 @@ def _sample(text: str, name: str) -> float:
     return 0.0
 
 
-@pytest.fixture(scope="module")
-def served(hierarchy: Net, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("workers")
-    port, metrics, api, tls = (free_port(HOST) for _ in range(4))
-    cert, key = make_cert(tmp, "dot.test")
-    ds = hierarchy.net.write_outputs(tmp / "net")["ds"]
-    config = tmp / "resolver.toml"
-    config.write_text('allow-clients = ["127.0.0.0/8"]\n')
-    control = tmp / "run" / "control.sock"
+def start_workers(options: list[str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """``serve --workers 2`` with *options*, once it says it is ready: the process and
+    its output so far (the test fails with that output if it does not start in 60 s)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "resolver", "serve", "--workers", "2", "--config", str(config),
-         "--listen", f"{HOST}:{port}", "--api", f"{HOST}:{api}",
-         "--metrics", f"{HOST}:{metrics}", "--root-hints", str(hierarchy.hints),
-         "--trust-anchor", str(ds), "--allow-loopback-upstream", "--upstream-port",
-         str(hierarchy.port), "--nodefault", "test.", "--no-trust-anchor-signaling",
-         "--control-socket", str(control), "--listen-tls", f"{HOST}:{tls}",
-         "--tls-cert", str(cert), "--tls-key", str(key)],
+        [sys.executable, "-m", "resolver", "serve", "--workers", "2", *options],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None
@@ -153,6 +136,35 @@ def served(hierarchy: Net, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     if "resolver ready" not in output[-1]:
         proc.kill()
         pytest.fail("serve --workers 2 did not start: " + "".join(output) + proc.stdout.read())
+    return proc, output
+
+
+def _framed(sock: socket.socket) -> Message:
+    """One reply read from a TCP or TLS stream (a 2-octet length, then the message)."""
+    data = b""
+    while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
+        chunk = sock.recv(65535)
+        assert chunk, "connection closed"
+        data += chunk
+    return wm.parse(data[2:])
+
+
+@pytest.fixture(scope="module")
+def served(hierarchy: Net, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("workers")
+    port, metrics, api, tls = (free_port(HOST) for _ in range(4))
+    cert, key = make_cert(tmp, "dot.test")
+    ds = hierarchy.net.write_outputs(tmp / "net")["ds"]
+    config = tmp / "resolver.toml"
+    config.write_text('allow-clients = ["127.0.0.0/8"]\n')
+    control = tmp / "run" / "control.sock"
+    proc, output = start_workers(
+        ["--config", str(config), "--listen", f"{HOST}:{port}", "--api", f"{HOST}:{api}",
+         "--metrics", f"{HOST}:{metrics}", "--root-hints", str(hierarchy.hints),
+         "--trust-anchor", str(ds), "--allow-loopback-upstream", "--upstream-port",
+         str(hierarchy.port), "--nodefault", "test.", "--no-trust-anchor-signaling",
+         "--control-socket", str(control), "--listen-tls", f"{HOST}:{tls}",
+         "--tls-cert", str(cert), "--tls-key", str(key)])
     served = Served(proc, port, metrics, api, tls, cert, control, config, output)
     yield served
     if proc.poll() is None:
@@ -184,12 +196,7 @@ def _dot(served: Served, name: str) -> Message:
     with socket.create_connection((HOST, served.tls), timeout=15) as raw, \
             context.wrap_socket(raw, server_hostname="dot.test") as sock:
         sock.sendall(struct.pack("!H", len(wire)) + wire)
-        data = b""
-        while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
-            chunk = sock.recv(65535)
-            assert chunk, "connection closed"
-            data += chunk
-    return wm.parse(data[2:])
+        return _framed(sock)
 
 
 def test_dns_over_tls_on_every_worker(served: Served) -> None:

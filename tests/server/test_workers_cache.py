@@ -13,10 +13,7 @@ operations of ``resolver control`` over the supervisor's socket.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +25,7 @@ from resolver.wire.name import Name
 from tests.networks import Net, hierarchy, loop_thread
 from tests.ports import free_port
 from tests.redisserver import RedisServer, redis_binary, redis_server
-from tests.server.test_workers import HOST, NOERROR, ROOT, Served, _udp
+from tests.server.test_workers import HOST, NOERROR, Served, _udp, start_workers
 
 __all__ = ["hierarchy", "loop_thread"]
 
@@ -54,27 +51,13 @@ def served(hierarchy: Net, redis_proc: RedisServer,
     config = tmp / "resolver.toml"
     config.write_text('allow-clients = ["127.0.0.0/8"]\n')
     control = tmp / "run" / "control.sock"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "resolver", "serve", "--workers", "2", "--config", str(config),
-         "--listen", f"{HOST}:{port}", "--api", "off", "--metrics", "off",
-         "--root-hints", str(hierarchy.hints), "--trust-anchor", str(ds),
+    proc, output = start_workers(
+        ["--config", str(config), "--listen", f"{HOST}:{port}", "--api", "off",
+         "--metrics", "off", "--root-hints", str(hierarchy.hints), "--trust-anchor", str(ds),
          "--allow-loopback-upstream", "--upstream-port", str(hierarchy.port),
          "--nodefault", "example.", "--nodefault", "internal.",
          "--no-trust-anchor-signaling", "--control-socket", str(control),
-         "--cachedb", redis_proc.url],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    output: list[str] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        output.append(line)
-        if "resolver ready" in line or proc.poll() is not None:
-            break
-    if "resolver ready" not in output[-1]:
-        proc.kill()
-        pytest.fail("serve --workers 2 did not start: " + "".join(output) + proc.stdout.read())
+         "--cachedb", redis_proc.url])
     yield Served(proc, port, 0, 0, 0, Path(), control, config, output)
     proc.terminate()
     try:

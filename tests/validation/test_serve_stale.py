@@ -7,8 +7,7 @@ a timeout fault on that zone, and the previous faults are put back afterwards.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from resolver.answer import Answer, build_response
@@ -16,12 +15,12 @@ from resolver.cache.stale import signatures_end
 from resolver.clock import FixedClock
 from resolver.dnssec.status import Security
 from resolver.service import Resolver
-from resolver.testnet.server import AuthServer
 from resolver.wire import message as wm
 from resolver.wire.name import Name
 from resolver.wire.types import AD, Rcode, RRType
 
 from .conftest import Served, run
+from .zone_faults import zone_faults
 
 SECURE = Name.from_text("secure.example.")
 BOGUS = Name.from_text("bogus.example.")
@@ -29,19 +28,9 @@ NSEC3 = Name.from_text("nsec3.example.")
 SERVERS = {SECURE.key: "127.0.0.23", BOGUS.key: "127.0.0.24", NSEC3.key: "127.0.0.23"}
 
 
-@contextmanager
-def dead(served: Served, zone: Name) -> Iterator[None]:
+def dead(served: Served, zone: Name) -> AbstractContextManager[None]:
     """The server of *zone* times out for it; its previous faults come back after."""
-    server: AuthServer = served.net.servers[SERVERS[zone.key]]
-    saved = server.faults.get(zone.key)
-    try:
-        server.set_faults(zone, timeout=True)
-        yield
-    finally:
-        if saved is None:
-            server.faults.pop(zone.key, None)
-        else:
-            server.faults[zone.key] = saved
+    return zone_faults(served, SERVERS[zone.key], zone, timeout=True)
 
 
 def make(served: Served, clock: FixedClock, **overrides: object) -> Resolver:
