@@ -45,8 +45,8 @@ from ..lru import Lru
 from ..wire import rdata as rd
 from ..wire.name import Name
 from ..wire.rrset import RRset
-from ..wire.types import Rcode, RRType
-from .rrsets import NXDOMAIN_TYPE, NegEntry
+from ..wire.types import RRType
+from .rrsets import NegEntry
 
 MAX_ZONES = 1024            # zones indexed; the least recently filled go first
 MAX_PER_ZONE = 4096         # NSEC3 records per zone; a full zone starts over
@@ -291,7 +291,5 @@ class Nsec3Index:
                                      explain=False, memo=self._decoded)
         if not proven.secure:
             return None
-        expires = min([zone.soa_expires, *(r.expires for r in records)])
-        return NegEntry(name, NXDOMAIN_TYPE if nx else qtype,
-                        Rcode.NXDOMAIN if nx else Rcode.NOERROR, zone.apex, zone.soa,
-                        rrsets, expires)
+        return NegEntry.proven(name, qtype, nx, zone.apex, zone.soa, rrsets,
+                               min([zone.soa_expires, *(r.expires for r in records)]))

@@ -39,9 +39,9 @@ from ..dnssec.nsec import prove_nodata, prove_nxdomain, usable_nsec
 from ..wire import rdata as rd
 from ..wire.name import Name
 from ..wire.rrset import RRset
-from ..wire.types import Rcode, RRType
+from ..wire.types import RRType
 from .nsec3_index import Nsec3Index
-from .rrsets import NXDOMAIN_TYPE, NegEntry
+from .rrsets import NegEntry
 
 MAX_ZONES = 1024            # zones indexed; the least recently filled go first
 MAX_PER_ZONE = 4096         # NSEC records per zone; a full zone starts over
@@ -264,7 +264,5 @@ class NsecIndex:
             proven = prove_nodata(name, qtype, zone.apex, rrsets, explain=False)
         if not proven.secure:
             return None
-        expires = min([zone.soa_expires, *(r.expires for r in records)])
-        return NegEntry(name, NXDOMAIN_TYPE if nx else qtype,
-                        Rcode.NXDOMAIN if nx else Rcode.NOERROR, zone.apex, zone.soa,
-                        rrsets, expires)
+        return NegEntry.proven(name, qtype, nx, zone.apex, zone.soa, rrsets,
+                               min([zone.soa_expires, *(r.expires for r in records)]))

@@ -23,6 +23,7 @@ from ..dnssec.status import Reason, Security
 from ..lru import Lru
 from ..wire.name import Name
 from ..wire.rrset import RRset
+from ..wire.types import Rcode
 from .slotstore import SlotStore
 
 # What a pooled proof RRset and a negative entry are charged (_size). Bytes of Python
@@ -85,6 +86,14 @@ class NegEntry:
 
     def ttl(self, now: float) -> int:
         return max(0, int(self.expires - now))
+
+    @classmethod
+    def proven(cls, name: Name, qtype: int, nx: bool, zone: Name, soa: RRset | None,
+               proofs: list[RRset], expires: float) -> NegEntry:
+        """A denial worked out from cached NSEC/NSEC3 records (aggressive use, RFC 8198):
+        NXDOMAIN for every type when *nx*, else NODATA for *qtype*."""
+        return cls(name, NXDOMAIN_TYPE if nx else qtype, Rcode.NXDOMAIN if nx else
+                   Rcode.NOERROR, zone, soa, proofs, expires)
 
 
 # What holding one more reference to a shared RRset costs (a tuple or list slot).
